@@ -1,0 +1,35 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+// Layers from DESIGN.md: a package may import only packages below it.
+const layers = ['kube', 'sync', 'plugin-proto', 'plugin-sdk', 'kubenest', 'testing'];
+const layerRules = layers.map((name, index) => ({
+  files: [`packages/${name}/src/**/*.ts`],
+  rules: {
+    'no-restricted-imports': ['error', {
+      patterns: layers.slice(index + 1).map((higher) => ({
+        group: [`@kubenest/${higher}`, `@kubenest/${higher}/*`],
+        message: `layer "${name}" must not import the higher layer "${higher}" (DESIGN.md, Layers)`,
+      })),
+    }],
+  },
+}));
+
+export default tseslint.config(
+  { ignores: ['node_modules/', '**/dist/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      'no-console': 'off',
+    },
+  },
+  ...layerRules,
+);

@@ -1,0 +1,297 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, renameSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from './files.ts';
+import { isAlive } from './pids.ts';
+
+export const BINARY_NAMES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kine', 'kwok'] as const;
+export type BinaryName = (typeof BINARY_NAMES)[number];
+/** kwok's own stage files (file name -> path under its kustomize/stage), copied next to the binaries at build time. */
+export const KWOK_STAGES: Record<string, string> = {
+  'node-initialize.yaml': 'node/fast/node-initialize.yaml',
+  'node-heartbeat-with-lease.yaml': 'node/heartbeat-with-lease/node-heartbeat-with-lease.yaml',
+  'pod-ready.yaml': 'pod/fast/pod-ready.yaml',
+  'pod-complete.yaml': 'pod/fast/pod-complete.yaml',
+  'pod-delete.yaml': 'pod/fast/pod-delete.yaml',
+};
+
+export interface Binaries {
+  dir: string;
+  source: 'flag' | 'env' | 'cache' | 'built';
+  versions: Record<string, string>;
+  path(name: BinaryName): string;
+  /** Absolute paths of the kwok stage files to load. */
+  kwokStages: string[];
+}
+
+export class BinariesError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BinariesError';
+  }
+}
+
+export interface ResolveOptions {
+  /** A directory the user named (flag); wins over everything. */
+  binDir?: string | undefined;
+  /** Cache root; default $KUBENEST_CACHE or ~/.cache/kubenest. */
+  cacheDir?: string | undefined;
+  /** Receives progress lines while building. */
+  progress?: (line: string) => void;
+  /** Ignore the cache and build again. */
+  rebuild?: boolean;
+}
+
+const TOOLS_DIR = resolve(fileURLToPath(import.meta.url), '../../../../../tools/k8s');
+const BUILD_SCRIPT = join(TOOLS_DIR, 'build.sh');
+const MANIFEST = 'manifest.json';
+
+interface Manifest {
+  key: string;
+  versions: Record<string, string>;
+  builtAt: string;
+  buildSeconds: number;
+  files: Record<string, { size: number; sha256: string }>;
+}
+
+export function defaultCacheDir(): string {
+  return process.env['KUBENEST_CACHE'] ?? join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'kubenest');
+}
+
+/** Pinned versions, read from the build script so there is one place to change them. */
+export function pinnedVersions(): Record<string, string> {
+  const text = readFileSync(BUILD_SCRIPT, 'utf8');
+  const pick = (name: string): string => {
+    const match = new RegExp(`^${name}=(\\S+)`, 'm').exec(text);
+    if (!match?.[1]) throw new BinariesError(`${BUILD_SCRIPT}: no ${name}= line`);
+    return match[1];
+  };
+  return { kubernetes: pick('KUBERNETES_VERSION'), kine: pick('KINE_VERSION'), kwok: pick('KWOK_VERSION') };
+}
+
+/** The cache key: the versions plus a hash of everything that decides the build's output. */
+export function cacheKey(): string {
+  const v = pinnedVersions();
+  const hash = createHash('sha256');
+  for (const file of ['go.mod', 'go.sum', 'build.sh']) hash.update(readFileSync(join(TOOLS_DIR, file)));
+  return `k8s-${v['kubernetes']}-kine-${v['kine']}-kwok-${v['kwok']}-${hash.digest('hex').slice(0, 12)}`;
+}
+
+/**
+ * Finds the binaries: a directory the user named (flag, then KUBENEST_BIN_DIR), then the cache,
+ * otherwise builds them into the cache. A cache entry that is incomplete or altered is rebuilt.
+ */
+export async function resolveBinaries(options: ResolveOptions = {}): Promise<Binaries> {
+  const versions = pinnedVersions();
+  const named = options.binDir ? { dir: options.binDir, source: 'flag' as const }
+    : process.env['KUBENEST_BIN_DIR'] ? { dir: process.env['KUBENEST_BIN_DIR'], source: 'env' as const } : undefined;
+  if (named) {
+    const dir = resolve(named.dir);
+    const what = named.source === 'flag' ? '--bin-dir' : 'KUBENEST_BIN_DIR';
+    const missing = BINARY_NAMES.filter((name) => !isExecutable(join(dir, name)));
+    if (missing.length > 0) {
+      throw new BinariesError(`${what}=${dir} lacks ${missing.join(', ')}. Point it at a directory holding ${BINARY_NAMES.join(', ')}, or unset it to use the cache (${defaultCacheDir()}).`);
+    }
+    return makeBinaries(dir, named.source, versions, findStages(dir, versions['kwok'] ?? ''));
+  }
+  const root = resolve(options.cacheDir ?? defaultCacheDir(), 'bin');
+  const dir = join(root, cacheKey());
+  if (!options.rebuild) {
+    const problem = checkCacheEntry(dir);
+    if (problem === undefined) return makeBinaries(dir, 'cache', versions, stagesBeside(dir));
+    if (problem !== 'missing') options.progress?.(`the binary cache at ${dir} is unusable (${problem}); rebuilding it`);
+  }
+  await buildIntoCache(root, dir, options.progress ?? (() => {}));
+  return makeBinaries(dir, 'built', versions, stagesBeside(dir));
+}
+
+function makeBinaries(dir: string, source: Binaries['source'], versions: Record<string, string>, kwokStages: string[]): Binaries {
+  return { dir, source, versions, kwokStages, path: (name) => join(dir, name) };
+}
+
+/** Returns undefined for a good entry, 'missing', or why it cannot be used. Cheap: sizes only. */
+export function checkCacheEntry(dir: string): string | undefined {
+  if (!existsSync(dir)) return 'missing';
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(readFileSync(join(dir, MANIFEST), 'utf8')) as Manifest;
+  } catch {
+    return 'no readable manifest: the build that wrote it did not finish';
+  }
+  for (const [file, expected] of Object.entries(manifest.files)) {
+    const path = join(dir, file);
+    if (!existsSync(path)) return `${file} is missing`;
+    if (statSync(path).size !== expected.size) return `${file} has the wrong size`;
+  }
+  return undefined;
+}
+
+/** Full check: every file's sha256 against the manifest. */
+export async function verifyCacheEntry(dir: string): Promise<string | undefined> {
+  const quick = checkCacheEntry(dir);
+  if (quick !== undefined) return quick;
+  const manifest = JSON.parse(readFileSync(join(dir, MANIFEST), 'utf8')) as Manifest;
+  for (const [file, expected] of Object.entries(manifest.files)) {
+    if ((await sha256(join(dir, file))) !== expected.sha256) return `${file} does not match its recorded sha256`;
+  }
+  return undefined;
+}
+
+export function readManifest(dir: string): Manifest | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, MANIFEST), 'utf8')) as Manifest;
+  } catch {
+    return undefined;
+  }
+}
+
+async function buildIntoCache(root: string, dir: string, progress: (line: string) => void): Promise<void> {
+  const go = spawnSync('go', ['version'], { encoding: 'utf8' });
+  if (go.error || go.status !== 0) {
+    throw new BinariesError(
+      `no Kubernetes binaries in ${dir} and no Go toolchain to build them (\`go version\` failed: ${go.error?.message ?? go.stderr.trim()}).\n` +
+      `Install Go 1.26 or newer (https://go.dev/dl/), or point --bin-dir / KUBENEST_BIN_DIR at a directory holding ${BINARY_NAMES.join(', ')}.`);
+  }
+  mkdirSync(root, { recursive: true });
+  const release = await acquireBuildLock(`${dir}.lock`, progress);
+  try {
+    // Another process may have finished the same build while we waited for the lock.
+    if (checkCacheEntry(dir) === undefined) return;
+    const partial = `${dir}.partial-${process.pid}`;
+    rmSync(partial, { recursive: true, force: true });
+    const started = Date.now();
+    progress(`building Kubernetes binaries into ${dir} (${go.stdout.trim()}); first time only, 10-30 minutes on 2 cores`);
+    await runBuild(partial, progress);
+    const files: Manifest['files'] = {};
+    for (const file of listFiles(partial)) {
+      files[file] = { size: statSync(join(partial, file)).size, sha256: await sha256(join(partial, file)) };
+    }
+    const missing = BINARY_NAMES.filter((name) => !files[name]);
+    if (missing.length > 0) throw new BinariesError(`the build finished without ${missing.join(', ')}; see the output above`);
+    const manifest: Manifest = {
+      key: cacheKey(), versions: pinnedVersions(), builtAt: new Date().toISOString(),
+      buildSeconds: Math.round((Date.now() - started) / 1000), files,
+    };
+    // The manifest is written last and the directory renamed into place: a build killed at any
+    // point leaves only a *.partial-* directory, which is never used and is removed next time.
+    await writeFileAtomic(join(partial, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(partial, dir);
+    progress(`binaries ready in ${manifest.buildSeconds}s`);
+  } finally {
+    release();
+    for (const entry of readdirSync(root)) {
+      const pid = /\.partial-(\d+)$/.exec(entry)?.[1];
+      if (pid && !isAlive(Number(pid))) rmSync(join(root, entry), { recursive: true, force: true });
+    }
+  }
+}
+
+function runBuild(out: string, progress: (line: string) => void): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const started = Date.now();
+    const child = spawn('bash', [BUILD_SCRIPT, out], {
+      env: { ...process.env, GOFLAGS: process.env['GOFLAGS'] ?? '-mod=mod' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let downloads = 0;
+    const tail: string[] = [];
+    const onLine = (line: string): void => {
+      tail.push(line);
+      if (tail.length > 40) tail.shift();
+      if (line.startsWith('go: downloading')) downloads += 1;
+      else if (line.startsWith('==>')) progress(line.slice(4));
+    };
+    createInterface({ input: child.stdout }).on('line', onLine);
+    createInterface({ input: child.stderr }).on('line', onLine);
+    const ticker = setInterval(() => {
+      const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+      progress(`  still building (${minutes} min elapsed${downloads ? `, ${downloads} modules downloaded` : ''})`);
+    }, 30_000);
+    const stop = (): void => { child.kill('SIGTERM'); };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    child.on('error', (error) => reject(new BinariesError(`could not run ${BUILD_SCRIPT}: ${error.message}`)));
+    child.on('close', (code, signal) => {
+      clearInterval(ticker);
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      if (code === 0) return resolvePromise();
+      reject(new BinariesError(`building the binaries failed (${signal ?? `exit ${code}`}); last output:\n  ${tail.join('\n  ')}\n` +
+        'If the Go module proxy refused a module, check `go env GOPROXY GOSUMDB` and the network.'));
+    });
+  });
+}
+
+async function acquireBuildLock(lock: string, progress: (line: string) => void): Promise<() => void> {
+  let announced = false;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      await writeFileAtomic(join(lock, 'pid'), String(process.pid));
+      return () => rmSync(lock, { recursive: true, force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = Number(readFileSafe(join(lock, 'pid')));
+    if (holder && !isAlive(holder)) {
+      rmSync(lock, { recursive: true, force: true });
+      continue;
+    }
+    if (!announced) progress(`another kubenest (pid ${holder || '?'}) is building the binaries; waiting for it`);
+    announced = true;
+    await sleep(1000);
+  }
+}
+
+function stagesBeside(dir: string): string[] {
+  return Object.keys(KWOK_STAGES).map((file) => join(dir, 'kwok-stages', file));
+}
+
+function findStages(binDir: string, kwokVersion: string): string[] {
+  const beside = stagesBeside(binDir);
+  if (beside.every((file) => existsSync(file))) return beside;
+  const modcache = spawnSync('go', ['env', 'GOMODCACHE'], { encoding: 'utf8' }).stdout?.trim();
+  if (modcache) {
+    const fromModules = Object.values(KWOK_STAGES).map((rel) => join(modcache, `sigs.k8s.io/kwok@${kwokVersion}/kustomize/stage`, rel));
+    if (fromModules.every((file) => existsSync(file))) return fromModules;
+  }
+  throw new BinariesError(`${binDir} has no kwok-stages/ directory (${Object.keys(KWOK_STAGES).join(', ')}); ` +
+    `copy them from kwok ${kwokVersion}'s kustomize/stage, or use the cache built by \`kubenest binaries\`.`);
+}
+
+function listFiles(dir: string, prefix = ''): string[] {
+  return readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((entry) => {
+    const rel = prefix ? join(prefix, entry.name) : entry.name;
+    return entry.isDirectory() ? listFiles(dir, rel) : [rel];
+  });
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    return statSync(path).isFile() && (statSync(path).mode & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+function readFileSafe(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function sha256(path: string): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(path).on('data', (chunk) => hash.update(chunk)).on('error', reject)
+      .on('end', () => resolvePromise(hash.digest('hex')));
+  });
+}

@@ -1,0 +1,75 @@
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface PidEntry {
+  name: string;
+  pid: number;
+  /** The executable started, used to tell our process from an unrelated one that reused the pid. */
+  command: string;
+}
+
+/** Writes the list of live child pids, so a later run can end them if kubenest was killed hard. */
+export function recordPids(file: string, entries: PidEntry[]): void {
+  if (entries.length === 0) {
+    rmSync(file, { force: true });
+    return;
+  }
+  const temporary = `${file}.tmp`;
+  writeFileSync(temporary, JSON.stringify(entries, null, 2) + '\n', { mode: 0o600 });
+  renameSync(temporary, file);
+}
+
+export function readPids(file: string): PidEntry[] {
+  if (!existsSync(file)) return [];
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    return Array.isArray(parsed) ? (parsed as PidEntry[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** True when `pid` is alive and still runs `command` (not a pid reused by something else). */
+export function isOurProcess(pid: number, command: string): boolean {
+  try {
+    const argv0 = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '';
+    return argv0 === command;
+  } catch {
+    return false;
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Ends processes a previous run recorded but did not stop (kubenest was SIGKILLed, the machine
+ * was not rebooted). Returns the names of those it ended.
+ */
+export async function reapRecorded(file: string): Promise<string[]> {
+  const stale = readPids(file).filter((entry) => isOurProcess(entry.pid, entry.command));
+  for (const entry of stale) signal(entry.pid, 'SIGTERM');
+  const deadline = Date.now() + 10_000;
+  while (stale.some((entry) => isOurProcess(entry.pid, entry.command)) && Date.now() < deadline) await sleep(100);
+  for (const entry of stale) if (isOurProcess(entry.pid, entry.command)) signal(entry.pid, 'SIGKILL');
+  rmSync(file, { force: true });
+  return stale.map((entry) => `${entry.name} (pid ${entry.pid})`);
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, name);
+  } catch {
+    try {
+      process.kill(pid, name);
+    } catch {
+      // gone
+    }
+  }
+}
