@@ -17,7 +17,7 @@ const layerRules = layers.map((name, index) => ({
 }));
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '**/dist/'] },
+  { ignores: ['node_modules/', '**/dist/', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -146,8 +146,8 @@ export class HostCluster {
       progress('starting kube-controller-manager');
       await supervisor.start({
         name: 'kube-controller-manager', command: b.path('kube-controller-manager'), logFile: log('kube-controller-manager'), restart,
-        args: controllerManagerArgs(pki, kcmPort!, join(layout.dataDir, 'pki')),
-        ready: (signal) => healthy(probe, kcmPort!, signal),
+        args: controllerManagerArgs(pki, kcmPort, join(layout.dataDir, 'pki')),
+        ready: (signal) => healthy(probe, kcmPort, signal),
       });
 
       progress('starting kube-scheduler');
@@ -160,7 +160,7 @@ export class HostCluster {
           '--bind-address=127.0.0.1', `--secure-port=${schedulerPort}`, '--leader-elect=false',
           `--tls-cert-file=${pki.cert('loopback-serving')}`, `--tls-private-key-file=${pki.key('loopback-serving')}`,
         ],
-        ready: (signal) => healthy(probe, schedulerPort!, signal),
+        ready: (signal) => healthy(probe, schedulerPort, signal),
       });
 
       await releaseNodeLeases(client);
@@ -203,7 +203,7 @@ export class HostCluster {
   }
 }
 
-function prepareDataDir(layout: HostLayout): void {
+export function prepareDataDir(layout: HostLayout): void {
   try {
     for (const dir of [layout.dataDir, layout.logsDir, layout.runDir, join(layout.dataDir, 'kine')]) {
       mkdirSync(dir, { recursive: true, mode: 0o700 });

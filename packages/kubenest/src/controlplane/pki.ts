@@ -7,7 +7,7 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { writeFileAtomic } from './files.ts';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 const EC_KEY = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as const;
@@ -68,7 +68,7 @@ export async function ensurePki(dir: string, leaves: LeafSpec[]): Promise<PkiPat
   return paths;
 }
 
-interface Authority { certificate: x509.X509Certificate; privateKey: CryptoKey }
+interface Authority { certificate: x509.X509Certificate; privateKey: webcrypto.CryptoKey }
 
 async function ensureCa(paths: PkiPaths): Promise<Authority> {
   if (existsSync(paths.caCert) && existsSync(paths.caKey)) {
@@ -148,21 +148,21 @@ function leafIsCurrent(paths: PkiPaths, spec: LeafSpec, ca: x509.X509Certificate
   }
 }
 
-async function generateKeys(): Promise<CryptoKeyPair> {
-  return webcrypto.subtle.generateKey(EC_KEY, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
+async function generateKeys(): Promise<webcrypto.CryptoKeyPair> {
+  return webcrypto.subtle.generateKey(EC_KEY, true, ['sign', 'verify']);
 }
 
-async function importPrivateKey(pem: string): Promise<CryptoKey> {
+async function importPrivateKey(pem: string): Promise<webcrypto.CryptoKey> {
   const der = x509.PemConverter.decodeFirst(pem);
-  return webcrypto.subtle.importKey('pkcs8', der, EC_KEY, true, ['sign']) as Promise<CryptoKey>;
+  return webcrypto.subtle.importKey('pkcs8', der, EC_KEY, true, ['sign']);
 }
 
-async function privateKeyPem(key: CryptoKey): Promise<string> {
-  const der = await webcrypto.subtle.exportKey('pkcs8', key as webcrypto.CryptoKey);
+async function privateKeyPem(key: webcrypto.CryptoKey): Promise<string> {
+  const der = await webcrypto.subtle.exportKey('pkcs8', key);
   return x509.PemConverter.encode(der, 'PRIVATE KEY') + '\n';
 }
 
-async function publicKeyPem(key: CryptoKey): Promise<string> {
-  const der = await webcrypto.subtle.exportKey('spki', key as webcrypto.CryptoKey);
+async function publicKeyPem(key: webcrypto.CryptoKey): Promise<string> {
+  const der = await webcrypto.subtle.exportKey('spki', key);
   return x509.PemConverter.encode(der, 'PUBLIC KEY') + '\n';
 }

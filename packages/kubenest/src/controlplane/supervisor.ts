@@ -148,8 +148,12 @@ export class Supervisor extends EventEmitter<{
       running.status.restarts += 1;
       this.launch(running);
       running.status.state = 'restarting';
-      this.emit('restart', { ...running.status });
-      this.waitReady(running).catch((error: unknown) => this.journal(`${running.spec.name}: ${(error as Error).message}`));
+      this.waitReady(running)
+        .then(() => {
+          this.journal(`${running.spec.name} is running again (restart #${running.status.restarts})`);
+          this.emit('restart', { ...running.status });
+        })
+        .catch((error: unknown) => this.journal(`${running.spec.name}: ${(error as Error).message}`));
     }, delay);
   }
 

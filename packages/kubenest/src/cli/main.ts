@@ -1,0 +1,32 @@
+import { Command, CommanderError } from '@commander-js/extra-typings';
+import { BinariesError } from '../controlplane/binaries.ts';
+import { HostClusterError } from '../controlplane/host-cluster.ts';
+import { ComponentStartError } from '../controlplane/supervisor.ts';
+import { KubeconfigError } from '@kubenest/kube';
+import { binariesCommand } from './binaries.ts';
+import { hostCommand } from './host.ts';
+import { CliError } from './output.ts';
+
+const program = new Command('kubenest')
+  .description('virtual Kubernetes clusters with real control planes, extensible with vCluster-compatible plugins')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+program.addCommand(hostCommand());
+program.addCommand(binariesCommand());
+
+const known = [CliError, BinariesError, HostClusterError, ComponentStartError, KubeconfigError];
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exit(error.exitCode);
+  }
+  if (known.some((kind) => error instanceof kind)) {
+    process.stderr.write(`kubenest: error: ${(error as Error).message}\n`);
+    process.exit(error instanceof CliError ? error.exitCode : 1);
+  }
+  throw error;
+}
