@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import { RestClient, loadKubeconfig } from '@kubenest/kube';
 import { resolveBinaries } from '../controlplane/binaries.ts';
-import { hostLayout } from '../controlplane/host-cluster.ts';
+import { hostLayout, prepareDataDir } from '../controlplane/host-cluster.ts';
 import { readLockPid, readState, runHostDaemon, stopHostDaemon, type HostState } from '../controlplane/host-daemon.ts';
 import { isAlive } from '../controlplane/pids.ts';
 import { CliError, say } from './output.ts';
@@ -42,6 +42,7 @@ export function hostCommand(): Command {
     .option('--foreground', 'run in the foreground until Ctrl-C instead of in the background')
     .action(async (options) => {
       const dataDir = resolve(options.dataDir);
+      prepareDataDir(hostLayout(dataDir));
       const running = readLockPid(hostLayout(dataDir));
       if (running !== undefined && isAlive(running)) {
         throw new CliError(`a host cluster is already running from ${dataDir} (supervisor pid ${running}); ` +

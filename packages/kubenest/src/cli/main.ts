@@ -1,4 +1,5 @@
 import { Command, CommanderError } from '@commander-js/extra-typings';
+import type { Command as PlainCommand } from 'commander';
 import { BinariesError } from '../controlplane/binaries.ts';
 import { HostClusterError } from '../controlplane/host-cluster.ts';
 import { ComponentStartError } from '../controlplane/supervisor.ts';
@@ -9,12 +10,17 @@ import { CliError } from './output.ts';
 
 const program = new Command('kubenest')
   .description('virtual Kubernetes clusters with real control planes, extensible with vCluster-compatible plugins')
-  .version('0.1.0')
-  .showHelpAfterError('(run with --help for usage)')
-  .exitOverride();
+  .version('0.1.0');
 
 program.addCommand(hostCommand());
 program.addCommand(binariesCommand());
+
+// Commands built on their own do not inherit settings; every level should point at --help.
+const withHelpHint = (command: PlainCommand): void => {
+  command.showHelpAfterError('(run with --help for usage)').exitOverride();
+  for (const sub of command.commands) withHelpHint(sub);
+};
+withHelpHint(program as unknown as PlainCommand);
 
 const known = [CliError, BinariesError, HostClusterError, ComponentStartError, KubeconfigError];
 

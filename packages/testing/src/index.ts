@@ -1,0 +1,117 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import type { RestClient } from '@kubenest/kube';
+import { HostCluster, resolveBinaries, type Binaries } from '@kubenest/kubenest';
+
+export const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
+export const CLI_MAIN = join(REPO_ROOT, 'packages/kubenest/src/cli/main.ts');
+
+let binaries: Promise<Binaries> | undefined;
+
+/** The Kubernetes binaries, resolved once per test process (KUBENEST_BIN_DIR, then the cache, else built). */
+export function testBinaries(): Promise<Binaries> {
+  binaries ??= resolveBinaries({ progress: (line) => process.stderr.write(`[binaries] ${line}\n`) });
+  return binaries;
+}
+
+/** A fresh temporary directory, removed by the returned cleanup. Kept short: unix socket paths are limited. */
+export function tempDir(prefix = 'kn-'): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export interface TestHostCluster {
+  dataDir: string;
+  kubeconfig: string;
+  server: string;
+  client: RestClient;
+  cluster: HostCluster;
+  /** Runs the installed kubectl against this cluster. */
+  kubectl(...args: string[]): Promise<CommandResult>;
+  /** Stops the processes; the data dir stays (for restart tests) until `dispose`. */
+  stop(): Promise<void>;
+  /** Stops and removes the data dir. */
+  dispose(): Promise<void>;
+}
+
+export interface StartHostOptions {
+  nodes?: number;
+  /** Reuse a data dir (restart tests); default: a new temporary one. */
+  dataDir?: string;
+}
+
+/** Starts a real local host cluster in this process; pair with `dispose()` in `after`. */
+export async function startHostCluster(options: StartHostOptions = {}): Promise<TestHostCluster> {
+  const owned = options.dataDir ? undefined : tempDir('kn-host-');
+  const dataDir = options.dataDir ?? owned!.path;
+  const cluster = await HostCluster.start({ dataDir, binaries: await testBinaries(), nodes: options.nodes ?? 1 });
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await cluster.stop();
+  };
+  return {
+    dataDir, cluster, kubeconfig: cluster.kubeconfig, server: cluster.server, client: cluster.client,
+    kubectl: (...args) => run('kubectl', ['--kubeconfig', cluster.kubeconfig, ...args]),
+    stop,
+    dispose: async () => {
+      await stop();
+      owned?.remove();
+    },
+  };
+}
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion (bounded by `timeoutMs`) and returns its exit code and output. */
+export function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CommandResult> {
+  return new Promise((resolvePromise) => {
+    execFile(command, args, { env: options.env ?? process.env, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolvePromise({ code, stdout, stderr });
+      });
+  });
+}
+
+/** Runs the kubenest CLI with the current Node, as a user would through bin/kubenest. */
+export function kubenest(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CommandResult> {
+  return run(process.execPath, [CLI_MAIN, ...args], options);
+}
+
+/** Starts the kubenest CLI without waiting for it, for tests that signal it. */
+export function spawnKubenest(args: string[], env: NodeJS.ProcessEnv = process.env): ReturnType<typeof spawn> {
+  return spawn(process.execPath, [CLI_MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Retries `check` until it stops throwing or the time is up; then throws its last error. */
+export async function eventually<T>(check: () => Promise<T> | T, options: { timeoutMs?: number; intervalMs?: number } = {}): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+    }
+    await sleep(options.intervalMs ?? 200);
+  }
+}
+
+/** True while a process with this pid exists (zombies of our own children excluded by the caller). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
