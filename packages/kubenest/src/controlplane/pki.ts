@@ -63,7 +63,7 @@ export async function ensurePki(dir: string, leaves: LeafSpec[]): Promise<PkiPat
     await writeFileAtomic(paths.serviceAccountPub, await publicKeyPem(keys.publicKey), 0o600);
   }
   for (const leaf of leaves) {
-    if (!leafIsCurrent(paths, leaf, ca.certificate)) await issueLeaf(paths, leaf, ca);
+    if (!leafIsCurrent(paths, leaf)) await issueLeaf(paths, leaf, ca);
   }
   return paths;
 }
@@ -130,11 +130,11 @@ async function issueLeaf(paths: PkiPaths, spec: LeafSpec, ca: Authority): Promis
   await writeFileAtomic(paths.cert(spec.name), certificate.toString('pem') + '\n', 0o600);
 }
 
-function leafIsCurrent(paths: PkiPaths, spec: LeafSpec, ca: x509.X509Certificate): boolean {
+function leafIsCurrent(paths: PkiPaths, spec: LeafSpec): boolean {
   if (!existsSync(paths.cert(spec.name)) || !existsSync(paths.key(spec.name))) return false;
   try {
     const cert = new NodeX509(readFileSync(paths.cert(spec.name)));
-    if (!cert.verify(new NodeX509(ca.rawData as unknown as Buffer).publicKey)) return false;
+    if (!cert.verify(new NodeX509(readFileSync(paths.caCert)).publicKey)) return false;
     if (Date.parse(cert.validTo) - Date.now() < RENEW_BEFORE_DAYS * DAY_MS) return false;
     if (!cert.subject.split('\n').includes(`CN=${spec.commonName}`)) return false;
     if (spec.server) {

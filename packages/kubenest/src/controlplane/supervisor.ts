@@ -64,11 +64,13 @@ export class Supervisor extends EventEmitter<{
   private stopping = false;
   private readonly pidFile: string | undefined;
   private readonly journal: (line: string) => void;
+  private readonly stopGraceMs: number;
 
-  constructor(options: { pidFile?: string; journal?: (line: string) => void } = {}) {
+  constructor(options: { pidFile?: string; journal?: (line: string) => void; stopGraceMs?: number } = {}) {
     super();
     this.pidFile = options.pidFile;
     this.journal = options.journal ?? (() => {});
+    this.stopGraceMs = options.stopGraceMs ?? STOP_GRACE_MS;
   }
 
   status(): ComponentStatus[] {
@@ -196,9 +198,9 @@ export class Supervisor extends EventEmitter<{
     running.status.state = 'stopped';
     if (pid === undefined) return;
     signalGroup(pid, 'SIGTERM');
-    const killed = await Promise.race([running.exited.then(() => true), sleep(STOP_GRACE_MS).then(() => false)]);
+    const killed = await Promise.race([running.exited.then(() => true), sleep(this.stopGraceMs).then(() => false)]);
     if (!killed) {
-      this.journal(`${running.spec.name} did not stop within ${STOP_GRACE_MS / 1000}s; sending SIGKILL`);
+      this.journal(`${running.spec.name} did not stop within ${this.stopGraceMs / 1000}s; sending SIGKILL`);
       signalGroup(pid, 'SIGKILL');
       await running.exited;
     }
