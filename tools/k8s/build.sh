@@ -37,7 +37,7 @@ step() { echo "==> [$1/5] $2"; }
 step 1 "downloading Go modules for Kubernetes $KUBERNETES_VERSION"
 (cd "$here" && go mod download)
 
-step 2 "compiling kube-apiserver, kube-controller-manager, kube-scheduler (the slow step: 10-25 min cold on 2 cores)"
+step 2 "compiling kube-apiserver, kube-controller-manager, kube-scheduler (the slow step: about 5 min on 2 cores with an empty Go build cache)"
 (cd "$here" && go build -trimpath -tags="$tags" -ldflags="$ldflags" -o "$out/" \
   k8s.io/kubernetes/cmd/kube-apiserver \
   k8s.io/kubernetes/cmd/kube-controller-manager \

@@ -165,7 +165,7 @@ async function buildIntoCache(root: string, dir: string, progress: (line: string
     const partial = `${dir}.partial-${process.pid}`;
     rmSync(partial, { recursive: true, force: true });
     const started = Date.now();
-    progress(`building Kubernetes binaries into ${dir} (${go.stdout.trim()}); first time only, 10-30 minutes on 2 cores`);
+    progress(`building Kubernetes binaries into ${dir} (${go.stdout.trim()}); first time only: about 6 min on 2 cores with an empty Go build cache, under 1 min with a warm one`);
     await runBuild(partial, progress);
     const files: Manifest['files'] = {};
     for (const file of listFiles(partial)) {

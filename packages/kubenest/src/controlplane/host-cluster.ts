@@ -104,7 +104,7 @@ export class HostCluster {
     prepareDataDir(layout);
     const settings = await loadSettings(layout, options.apiserverPort);
     const [kcmPort, schedulerPort, kwokPort] = [await freePort(), await freePort(), await freePort()];
-    const pki = await ensurePki(join(layout.dataDir, 'pki'), pkiLeaves());
+    const pki = await ensurePki(join(layout.dataDir, 'pki'), hostPkiLeaves());
     const server = `https://127.0.0.1:${settings.apiserverPort}`;
     await writeComponentKubeconfigs(layout, pki, server);
     const b = options.binaries;
@@ -126,12 +126,7 @@ export class HostCluster {
       rmSync(kineSocket, { force: true });
       await supervisor.start({
         name: 'kine', command: b.path('kine'), logFile: log('kine'), restart,
-        args: [
-          // The DSN parameters are the ones vCluster uses for its embedded SQLite.
-          `--endpoint=sqlite://${join(layout.dataDir, 'kine', 'state.db')}?_journal=WAL&cache=shared&_busy_timeout=30000&_txlock=immediate`,
-          `--listen-address=unix://${kineSocket}`,
-          '--metrics-bind-address=0',
-        ],
+        args: kineArgs(join(layout.dataDir, 'kine', 'state.db'), kineSocket),
         ready: () => socketAccepts(kineSocket),
       });
 
@@ -242,7 +237,16 @@ async function loadSettings(layout: HostLayout, requestedPort: number | undefine
   return { createdAt: saved?.createdAt ?? new Date().toISOString(), apiserverPort: await freePort() };
 }
 
-function pkiLeaves(): LeafSpec[] {
+export function kineArgs(databaseFile: string, socket: string): string[] {
+  return [
+    // The DSN parameters are the ones vCluster uses for its embedded SQLite.
+    `--endpoint=sqlite://${databaseFile}?_journal=WAL&cache=shared&_busy_timeout=30000&_txlock=immediate`,
+    `--listen-address=unix://${socket}`,
+    '--metrics-bind-address=0',
+  ];
+}
+
+export function hostPkiLeaves(): LeafSpec[] {
   const loopback = { dnsNames: ['localhost'], ips: ['127.0.0.1'] };
   return [
     {
@@ -272,7 +276,7 @@ async function writeComponentKubeconfigs(layout: HostLayout, pki: PkiPaths, serv
   await writeKubeconfig(layout.kubeconfig, { name: 'kubenest-host', server, caFile: pki.caCert, certFile: pki.cert('admin'), keyFile: pki.key('admin') });
 }
 
-function apiserverArgs(pki: PkiPaths, port: number, kineSocket: string, dataDir: string): string[] {
+export function apiserverArgs(pki: PkiPaths, port: number, kineSocket: string, dataDir: string): string[] {
   return [
     `--etcd-servers=unix://${kineSocket}`,
     '--bind-address=127.0.0.1', `--secure-port=${port}`,
@@ -316,7 +320,7 @@ export function kineSocketPath(dataDir: string): string {
   return join(dir, `${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}.sock`);
 }
 
-function socketAccepts(path: string): Promise<boolean> {
+export function socketAccepts(path: string): Promise<boolean> {
   return new Promise((resolvePromise) => {
     const socket = connect(path);
     socket.once('connect', () => { socket.destroy(); resolvePromise(true); });
