@@ -3,7 +3,7 @@
 // Baseline in the same run: kine + kube-apiserver alone, the floor any host cluster pays.
 //
 //   ./bin/kubenest binaries            # once, so the build is not part of the figures
-//   node bench/host-up.ts [--rounds 3] [--replicas 100] [--cold-build]
+//   ./bench/run host-up [--rounds 3] [--replicas 100] [--cold-build]
 //
 // --cold-build also times `build.sh` into an empty directory with an empty Go build cache
 // (the module cache is kept): the cost of the first `kubenest host up` on a fresh machine.
