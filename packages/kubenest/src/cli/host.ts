@@ -95,7 +95,7 @@ export function hostCommand(): Command {
     });
 
   host.command('status')
-    .description('show whether the host cluster runs, its components, and its nodes (exit 0 running, 1 degraded, 3 stopped)')
+    .description('show whether the host cluster runs, its components, and its nodes (exit 0 running, 1 starting or degraded, 3 stopped)')
     .option(...dataDirOption)
     .option('--json', 'print the status as JSON')
     .action(async (options) => {
@@ -153,7 +153,7 @@ function printReady(state: HostState, dataDir: string, foreground: boolean): voi
 }
 
 interface StatusReport {
-  status: 'running' | 'degraded' | 'stopped';
+  status: 'running' | 'starting' | 'degraded' | 'stopped';
   dataDir: string;
   supervisorPid?: number | undefined;
   server?: string | undefined;
@@ -168,7 +168,9 @@ async function hostStatus(dataDirOption: string): Promise<StatusReport> {
   const layout = hostLayout(dataDirOption);
   const pid = readLockPid(layout);
   const state = readState(layout);
-  if (pid === undefined || !isAlive(pid) || !state) return { status: 'stopped', dataDir: layout.dataDir };
+  if (pid === undefined || !isAlive(pid)) return { status: 'stopped', dataDir: layout.dataDir };
+  // The supervisor writes its state once the cluster is ready; until then it is starting.
+  if (!state) return { status: 'starting', dataDir: layout.dataDir, supervisorPid: pid };
   const report: StatusReport = {
     status: 'running', dataDir: layout.dataDir, supervisorPid: pid, server: state.server, kubeconfig: state.kubeconfig,
     components: state.components,
@@ -191,8 +193,8 @@ async function hostStatus(dataDirOption: string): Promise<StatusReport> {
 }
 
 function printStatus(report: StatusReport): void {
-  if (report.status === 'stopped') {
-    console.log(`host cluster: stopped (data dir ${report.dataDir})`);
+  if (report.status === 'stopped' || report.status === 'starting') {
+    console.log(`host cluster: ${report.status} (data dir ${report.dataDir}${report.supervisorPid ? `, supervisor pid ${report.supervisorPid}` : ''})`);
     return;
   }
   const nodes = report.nodes ?? [];

@@ -195,10 +195,8 @@ async function buildIntoCache(root: string, dir: string, progress: (line: string
 function runBuild(out: string, progress: (line: string) => void): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const started = Date.now();
-    const child = spawn('bash', [BUILD_SCRIPT, out], {
-      env: { ...process.env, GOFLAGS: process.env['GOFLAGS'] ?? '-mod=mod' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    // go.sum is committed and complete: the default -mod=readonly fails loudly instead of editing it.
+    const child = spawn('bash', [BUILD_SCRIPT, out], { stdio: ['ignore', 'pipe', 'pipe'] });
     let downloads = 0;
     const tail: string[] = [];
     const onLine = (line: string): void => {
