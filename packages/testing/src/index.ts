@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import type { RestClient } from '@kubenest/kube';
 import { HostCluster, resolveBinaries, type Binaries } from '@kubenest/kubenest';
 
+export { FaultProxy } from './fault-proxy.ts';
+
 export const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 export const CLI_MAIN = join(REPO_ROOT, 'packages/kubenest/src/cli/main.ts');
 

@@ -185,6 +185,23 @@ export class Supervisor extends EventEmitter<{
     running.status.state = 'running';
   }
 
+  /**
+   * Kills one component (SIGKILL by default: a crash, for fault-injection tests) and starts it
+   * again, resolving once it is ready.
+   */
+  async restartComponent(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const running = this.components.find((c) => c.spec.name === name);
+    if (!running) throw new Error(`no component named ${name}`);
+    running.status.state = 'stopped';
+    if (running.status.pid !== undefined) {
+      signalGroup(running.status.pid, signal);
+      await running.exited;
+    }
+    running.status.restarts += 1;
+    this.launch(running);
+    await this.waitReady(running);
+  }
+
   /** Stops every component in reverse start order: SIGTERM, then SIGKILL after a grace period. */
   async stop(): Promise<void> {
     this.stopping = true;
