@@ -53,20 +53,22 @@ try {
   console.error('watch throughput');
   const informer = new Informer(kube.resourceFor(CORE['configmaps']!), { namespace: 'watch' });
   let events = 0;
-  let firstEvent = 0;
-  let lastEvent = 0;
-  informer.addHandlers({ onAdd: () => { events += 1; lastEvent = performance.now(); if (!firstEvent) firstEvent = lastEvent; } });
+  let lastEventWall = 0;
+  informer.addHandlers({ onAdd: () => { events += 1; lastEventWall = Date.now(); } });
   informer.start();
   await informer.waitForSync();
   events = 0;
   const writes = Number(values.writes);
-  const writer = JSON.parse(await child(['--child', 'writer', '--kubeconfig', host.kubeconfig, '--namespace', 'watch', '--count', String(writes), '--concurrency', String(concurrency)])) as { seconds: number };
+  const writer = JSON.parse(await child(['--child', 'writer', '--kubeconfig', host.kubeconfig, '--namespace', 'watch', '--count', String(writes), '--concurrency', String(concurrency)])) as { seconds: number; startedAt: number; endedAt: number };
   const deadline = Date.now() + 120_000;
   while (events < writes && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   await informer.stop();
   const writeRate = writes / writer.seconds;
-  const eventRate = events / ((lastEvent - firstEvent) / 1000 || 1);
-  results['watchThroughput'] = { acceptedWritesPerSecond: round(writeRate), informerEventsPerSecond: round(eventRate), eventsSeen: events, ratio: round(eventRate / writeRate) };
+  // Over the same window as the writes: from the writer's first create to the informer's last event.
+  const eventRate = events / ((lastEventWall - writer.startedAt) / 1000);
+  results['watchThroughput'] = { acceptedWritesPerSecond: round(writeRate), informerEventsPerSecond: round(eventRate), eventsSeen: events, ratio: round(eventRate / writeRate),
+    // How long after the writer's last accepted create the informer delivered its last event.
+    lagAfterLastWriteMs: lastEventWall - writer.endedAt };
 
   console.error('create throughput: our client vs a raw HTTP loop');
   const creates = Number(values.creates);
@@ -126,8 +128,9 @@ async function runChild(kind: string, kubeconfig: string, namespace: string, cou
     await informer.stop();
     console.log(JSON.stringify({ cached: informer.store.size, seconds: round(seconds), rssBeforeMiB: mib(rssBefore), rssAfterMiB: mib(rssAfter) }));
   } else {
+    const startedAt = Date.now();
     const seconds = await timed(() => createMany(client, namespace, count, parallel));
-    console.log(JSON.stringify({ seconds }));
+    console.log(JSON.stringify({ seconds, startedAt, endedAt: Date.now() }));
   }
   await client.close();
 }
