@@ -1,0 +1,7 @@
+export { NameTranslator, safeConcatName, sha256Hex } from './translate/names.ts';
+export {
+  CONTROLLER_LABEL, HOST_NAME_ANNOTATION, HOST_NAMESPACE_ANNOTATION, KIND_ANNOTATION, LABELS_TO_TRANSLATE, LABEL_PREFIX,
+  MANAGED_ANNOTATIONS_ANNOTATION, MANAGED_LABELS_ANNOTATION, MARKER_LABEL, MetadataTranslator, NAMESPACE_ANNOTATION,
+  NAMESPACE_LABEL, NAMESPACE_LABEL_PREFIX, NAME_ANNOTATION, UID_ANNOTATION, kindString,
+} from './translate/metadata.ts';
+export type { LabelSelector, Labels } from './translate/metadata.ts';
