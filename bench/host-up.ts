@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  HostCluster, Supervisor, apiserverArgs, ensurePki, freePort, hostPkiLeaves, kineArgs, resolveBinaries, socketAccepts, type Binaries,
+  HOST_SERVICE_CIDR, HostCluster, Supervisor, apiserverArgs, ensurePki, freePort, hostPkiLeaves, kineArgs, resolveBinaries, socketAccepts, type Binaries,
 } from '@kubenest/kubenest';
 import { RestClient } from '@kubenest/kube';
 import { REPO_ROOT, tempDir } from '@kubenest/testing';
@@ -109,7 +109,7 @@ async function apiserverOnly(b: Binaries): Promise<number> {
     });
     await supervisor.start({
       name: 'kube-apiserver', command: b.path('kube-apiserver'), logFile: join(dir.path, 'apiserver.log'), readyTimeoutMs: 120_000,
-      args: apiserverArgs(pki, port, socket, dir.path),
+      args: apiserverArgs({ pki, port, kineSocket: socket, dataDir: dir.path, serviceCidr: HOST_SERVICE_CIDR }),
       ready: async (signal) => (await client.raw('GET', '/readyz', { signal, timeoutMs: 5_000 })).status === 200,
     });
     return Date.now() - started;

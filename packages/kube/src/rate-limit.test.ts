@@ -204,4 +204,10 @@ describe('defaultControllerRateLimiter', () => {
     limiter.forget('k');
     assert.equal(limiter.retries('k'), 0);
   });
+
+  it('caps a failing key at 1000 s', () => {
+    const limiter = defaultControllerRateLimiter<string>(new FakeClock());
+    const delays = Array.from({ length: 20 }, () => limiter.when('k'));
+    assert.deepEqual(delays.slice(17), [5 * 2 ** 17, 1_000_000, 1_000_000]);
+  });
 });

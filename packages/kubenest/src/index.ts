@@ -1,6 +1,7 @@
 export { BINARY_NAMES, BinariesError, cacheKey, checkCacheEntry, resolveBinaries, verifyCacheEntry } from './controlplane/binaries.ts';
 export type { Binaries, BinaryName } from './controlplane/binaries.ts';
-export { HOST_POD_CIDR, HOST_SERVICE_CIDR, HostCluster, HostClusterError, apiserverArgs, hostLayout, hostPkiLeaves, kineArgs, socketAccepts } from './controlplane/host-cluster.ts';
+export { HOST_POD_CIDR, HOST_SERVICE_CIDR, HostCluster, hostLayout, hostPkiLeaves } from './controlplane/host-cluster.ts';
+export { ControlPlaneError, apiserverArgs, controllerManagerArgs, firstServiceIp, kineArgs, kineSocketPath, socketAccepts } from './controlplane/components.ts';
 export { ensurePki } from './controlplane/pki.ts';
 export { freePort } from './controlplane/ports.ts';
 export type { HostClusterOptions, HostLayout } from './controlplane/host-cluster.ts';

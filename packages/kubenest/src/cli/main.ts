@@ -1,7 +1,7 @@
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import type { Command as PlainCommand } from 'commander';
 import { BinariesError } from '../controlplane/binaries.ts';
-import { HostClusterError } from '../controlplane/host-cluster.ts';
+import { ControlPlaneError } from '../controlplane/components.ts';
 import { ComponentStartError } from '../controlplane/supervisor.ts';
 import { KubeconfigError } from '@kubenest/kube';
 import { binariesCommand } from './binaries.ts';
@@ -22,7 +22,7 @@ const withHelpHint = (command: PlainCommand): void => {
 };
 withHelpHint(program as unknown as PlainCommand);
 
-const known = [CliError, BinariesError, HostClusterError, ComponentStartError, KubeconfigError];
+const known = [CliError, BinariesError, ControlPlaneError, ComponentStartError, KubeconfigError];
 
 try {
   await program.parseAsync(process.argv);

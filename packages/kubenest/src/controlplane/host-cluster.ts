@@ -1,21 +1,20 @@
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { RestClient, isAlreadyExists, isNotFound, loadKubeconfig } from '@kubenest/kube';
 import type { KubeObject } from '@kubenest/kube';
 import type { Binaries } from './binaries.ts';
+import {
+  ControlPlaneError, apiserverArgs, controlPlanePkiLeaves, loadSettings, controllerManagerArgs, healthy, kineArgs, kineSocketPath, kubeconfigFor, socketAccepts,
+} from './components.ts';
 import { writeFileAtomic } from './files.ts';
 import { writeKubeconfig } from './kubeconfig-file.ts';
 import { ensurePki, type LeafSpec, type PkiPaths } from './pki.ts';
-import { freePort, portIsFree } from './ports.ts';
+import { freePort } from './ports.ts';
 import { Supervisor, type ComponentStatus } from './supervisor.ts';
 
 export const HOST_SERVICE_CIDR = '10.96.0.0/12';
-const HOST_FIRST_SERVICE_IP = '10.96.0.1';
 /** Simulated pod IPs are loopback addresses, so nothing ever dials a private-range address. */
 export const HOST_POD_CIDR = '127.244.0.0/16';
 export const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
@@ -31,12 +30,6 @@ export interface HostClusterOptions {
   progress?: (line: string) => void;
   /** Restart components that exit unexpectedly (the daemon does; tests that inject faults may not). */
   restartComponents?: boolean;
-}
-
-/** Settings that must survive restarts of the same data dir. */
-interface ClusterSettings {
-  apiserverPort: number;
-  createdAt: string;
 }
 
 export interface HostLayout {
@@ -62,13 +55,6 @@ export function hostLayout(dataDir: string): HostLayout {
     lockFile: join(dir, 'run', 'supervisor.pid'),
     stateFile: join(dir, 'run', 'state.json'),
   };
-}
-
-export class HostClusterError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'HostClusterError';
-  }
 }
 
 /**
@@ -99,10 +85,10 @@ export class HostCluster {
     const progress = options.progress ?? (() => {});
     const nodeCount = options.nodes ?? 1;
     if (!Number.isInteger(nodeCount) || nodeCount < 0 || nodeCount > 1000) {
-      throw new HostClusterError(`--nodes must be a whole number from 0 to 1000 (got ${options.nodes})`);
+      throw new ControlPlaneError(`--nodes must be a whole number from 0 to 1000 (got ${options.nodes})`);
     }
     prepareDataDir(layout);
-    const settings = await loadSettings(layout, options.apiserverPort);
+    const settings = await loadSettings(layout.settingsFile, options.apiserverPort);
     const [kcmPort, schedulerPort, kwokPort] = [await freePort(), await freePort(), await freePort()];
     const pki = await ensurePki(join(layout.dataDir, 'pki'), hostPkiLeaves());
     const server = `https://127.0.0.1:${settings.apiserverPort}`;
@@ -134,14 +120,18 @@ export class HostCluster {
       await supervisor.start({
         name: 'kube-apiserver', command: b.path('kube-apiserver'), logFile: log('kube-apiserver'), restart,
         readyTimeoutMs: 120_000,
-        args: apiserverArgs(pki, settings.apiserverPort, kineSocket, layout.dataDir),
+        args: apiserverArgs({ pki, port: settings.apiserverPort, kineSocket, dataDir: layout.dataDir, serviceCidr: HOST_SERVICE_CIDR }),
         ready: async (signal) => (await client.raw('GET', '/readyz', { signal, timeoutMs: 5_000 })).status === 200,
       });
 
       progress('starting kube-controller-manager');
       await supervisor.start({
         name: 'kube-controller-manager', command: b.path('kube-controller-manager'), logFile: log('kube-controller-manager'), restart,
-        args: controllerManagerArgs(pki, kcmPort, join(layout.dataDir, 'pki')),
+        args: controllerManagerArgs({
+          pki, port: kcmPort, serviceCidr: HOST_SERVICE_CIDR, clusterName: 'kubenest',
+          // node-lifecycle must run: it lifts the not-ready taint once kwok reports a node Ready.
+          controllers: ['*'],
+        }),
         ready: (signal) => healthy(probe, kcmPort, signal),
       });
 
@@ -210,63 +200,18 @@ export function prepareDataDir(layout: HostLayout): void {
     rmSync(probe, { recursive: true });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new HostClusterError(`the data dir ${layout.dataDir} is not writable (${code}); choose another with --data-dir or fix its permissions`);
+    throw new ControlPlaneError(`the data dir ${layout.dataDir} is not writable (${code}); choose another with --data-dir or fix its permissions`);
   }
 }
 
-async function loadSettings(layout: HostLayout, requestedPort: number | undefined): Promise<ClusterSettings> {
-  let saved: ClusterSettings | undefined;
-  if (existsSync(layout.settingsFile)) {
-    try {
-      saved = JSON.parse(readFileSync(layout.settingsFile, 'utf8')) as ClusterSettings;
-    } catch (error) {
-      throw new HostClusterError(`${layout.settingsFile} is not valid JSON (${(error as Error).message}); fix or delete it (the cluster's objects are in kine/state.db and are kept)`);
-    }
-  }
-  if (requestedPort !== undefined) {
-    if (!Number.isInteger(requestedPort) || requestedPort < 1 || requestedPort > 65535) {
-      throw new HostClusterError(`--port must be a TCP port from 1 to 65535 (got ${requestedPort})`);
-    }
-    if (!(await portIsFree(requestedPort))) {
-      throw new HostClusterError(`--port ${requestedPort} is in use on 127.0.0.1; pick another port or omit --port to get a free one`);
-    }
-    return { createdAt: saved?.createdAt ?? new Date().toISOString(), apiserverPort: requestedPort };
-  }
-  // Keep the port across restarts so kubeconfigs handed out earlier stay valid.
-  if (saved && (await portIsFree(saved.apiserverPort))) return saved;
-  return { createdAt: saved?.createdAt ?? new Date().toISOString(), apiserverPort: await freePort() };
-}
-
-export function kineArgs(databaseFile: string, socket: string): string[] {
-  return [
-    // The DSN parameters are the ones vCluster uses for its embedded SQLite.
-    `--endpoint=sqlite://${databaseFile}?_journal=WAL&cache=shared&_busy_timeout=30000&_txlock=immediate`,
-    `--listen-address=unix://${socket}`,
-    '--metrics-bind-address=0',
-  ];
-}
 
 export function hostPkiLeaves(): LeafSpec[] {
-  const loopback = { dnsNames: ['localhost'], ips: ['127.0.0.1'] };
   return [
-    {
-      name: 'apiserver', commonName: 'kube-apiserver',
-      server: {
-        dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
-        ips: ['127.0.0.1', HOST_FIRST_SERVICE_IP],
-      },
-    },
-    { name: 'loopback-serving', commonName: 'localhost', server: loopback },
-    { name: 'admin', commonName: 'kubenest-admin', organizations: ['system:masters'], client: true },
-    { name: 'controller-manager', commonName: 'system:kube-controller-manager', client: true },
+    ...controlPlanePkiLeaves(HOST_SERVICE_CIDR),
     { name: 'scheduler', commonName: 'system:kube-scheduler', client: true },
     // kwok writes node and pod status for every simulated node; it needs cluster-wide rights.
     { name: 'kwok', commonName: 'kubenest-kwok', organizations: ['system:masters'], client: true },
   ];
-}
-
-function kubeconfigFor(pki: PkiPaths, name: string): string {
-  return join(pki.dir, `${name}.kubeconfig`);
 }
 
 async function writeComponentKubeconfigs(layout: HostLayout, pki: PkiPaths, server: string): Promise<void> {
@@ -274,64 +219,6 @@ async function writeComponentKubeconfigs(layout: HostLayout, pki: PkiPaths, serv
     await writeKubeconfig(kubeconfigFor(pki, name), { name: `kubenest-${name}`, server, caFile: pki.caCert, certFile: pki.cert(name), keyFile: pki.key(name) });
   }
   await writeKubeconfig(layout.kubeconfig, { name: 'kubenest-host', server, caFile: pki.caCert, certFile: pki.cert('admin'), keyFile: pki.key('admin') });
-}
-
-export function apiserverArgs(pki: PkiPaths, port: number, kineSocket: string, dataDir: string): string[] {
-  return [
-    `--etcd-servers=unix://${kineSocket}`,
-    '--bind-address=127.0.0.1', `--secure-port=${port}`,
-    // Without this the apiserver advertises the machine's eth0 address; loopback is the only
-    // address anything may dial here, and loopback is illegal in Endpoints, hence no reconciler.
-    '--advertise-address=127.0.0.1', '--endpoint-reconciler-type=none',
-    `--tls-cert-file=${pki.cert('apiserver')}`, `--tls-private-key-file=${pki.key('apiserver')}`,
-    `--cert-dir=${join(dataDir, 'pki')}`,
-    `--client-ca-file=${pki.caCert}`,
-    '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-    `--service-account-key-file=${pki.serviceAccountPub}`,
-    `--service-account-signing-key-file=${pki.serviceAccountKey}`,
-    `--service-cluster-ip-range=${HOST_SERVICE_CIDR}`,
-    '--authorization-mode=Node,RBAC',
-    '--allow-privileged=true', '--enable-bootstrap-token-auth=true', '--profiling=false',
-  ];
-}
-
-function controllerManagerArgs(pki: PkiPaths, port: number, pkiDir: string): string[] {
-  const kubeconfig = kubeconfigFor(pki, 'controller-manager');
-  return [
-    `--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`,
-    '--bind-address=127.0.0.1', `--secure-port=${port}`, `--cert-dir=${pkiDir}`,
-    `--tls-cert-file=${pki.cert('loopback-serving')}`, `--tls-private-key-file=${pki.key('loopback-serving')}`,
-    '--leader-elect=false', '--use-service-account-credentials=true',
-    `--service-account-private-key-file=${pki.serviceAccountKey}`, `--root-ca-file=${pki.caCert}`,
-    `--cluster-signing-cert-file=${pki.caCert}`, `--cluster-signing-key-file=${pki.caKey}`,
-    '--cluster-name=kubenest', `--service-cluster-ip-range=${HOST_SERVICE_CIDR}`,
-    // node-lifecycle must run: it lifts the not-ready taint once kwok reports a node Ready.
-    '--controllers=*',
-  ];
-}
-
-/** kine listens on a unix socket; paths longer than the kernel's limit fall back to a private /tmp dir. */
-export function kineSocketPath(dataDir: string): string {
-  const inDir = join(dataDir, 'kine.sock');
-  if (Buffer.byteLength(inDir) <= 100) return inDir;
-  const uid = process.getuid?.() ?? 0;
-  const dir = join(tmpdir(), `kubenest-${uid}`);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return join(dir, `${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}.sock`);
-}
-
-export function socketAccepts(path: string): Promise<boolean> {
-  return new Promise((resolvePromise) => {
-    const socket = connect(path);
-    socket.once('connect', () => { socket.destroy(); resolvePromise(true); });
-    socket.once('error', () => resolvePromise(false));
-  });
-}
-
-async function healthy(agent: Agent, port: number, signal: AbortSignal): Promise<boolean> {
-  const response = await request(`https://127.0.0.1:${port}/healthz`, { dispatcher: agent, signal });
-  await response.body.dump();
-  return response.statusCode === 200;
 }
 
 function nodeObject(name: string, index: number): KubeObject {
@@ -399,7 +286,7 @@ async function waitForNodesReady(client: RestClient, names: string[], timeoutMs:
     pending = names.filter((name) => !ready.has(name));
     if (pending.length === 0) return;
     if (Date.now() > deadline) {
-      throw new HostClusterError(`node(s) ${pending.join(', ')} did not become Ready and schedulable within ${timeoutMs / 1000}s; see logs/kwok.log and logs/kube-controller-manager.log`);
+      throw new ControlPlaneError(`node(s) ${pending.join(', ')} did not become Ready and schedulable within ${timeoutMs / 1000}s; see logs/kwok.log and logs/kube-controller-manager.log`);
     }
     await sleep(250);
   }

@@ -2,7 +2,8 @@ import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Binaries } from './binaries.ts';
 import { writeFileAtomic } from './files.ts';
-import { HostCluster, HostClusterError, hostLayout, prepareDataDir, type HostLayout } from './host-cluster.ts';
+import { ControlPlaneError } from './components.ts';
+import { HostCluster, hostLayout, prepareDataDir, type HostLayout } from './host-cluster.ts';
 import { isAlive, reapRecorded } from './pids.ts';
 import type { ComponentStatus } from './supervisor.ts';
 
@@ -37,12 +38,12 @@ export function acquireLock(layout: HostLayout): () => void {
     }
     const holder = readLockPid(layout);
     if (holder !== undefined && holder !== process.pid && isAlive(holder)) {
-      throw new HostClusterError(`a host cluster is already running from ${layout.dataDir} (supervisor pid ${holder}); ` +
+      throw new ControlPlaneError(`a host cluster is already running from ${layout.dataDir} (supervisor pid ${holder}); ` +
         `see \`kubenest host status --data-dir ${layout.dataDir}\` or stop it with \`kubenest host down --data-dir ${layout.dataDir}\``);
     }
     rmSync(layout.lockFile, { force: true }); // left by a supervisor that was killed
   }
-  throw new HostClusterError(`could not take the lock ${layout.lockFile}`);
+  throw new ControlPlaneError(`could not take the lock ${layout.lockFile}`);
 }
 
 export function readLockPid(layout: HostLayout): number | undefined {
