@@ -8,3 +8,5 @@ export type { HostClusterOptions, HostLayout } from './controlplane/host-cluster
 export { readPids } from './controlplane/pids.ts';
 export { Supervisor, ComponentStartError } from './controlplane/supervisor.ts';
 export type { ComponentSpec, ComponentStatus } from './controlplane/supervisor.ts';
+export { VIRTUAL_CONTROLLERS, VirtualControlPlane } from './controlplane/virtual-control-plane.ts';
+export type { VirtualControlPlaneOptions } from './controlplane/virtual-control-plane.ts';
