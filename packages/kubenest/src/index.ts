@@ -10,3 +10,5 @@ export { Supervisor, ComponentStartError } from './controlplane/supervisor.ts';
 export type { ComponentSpec, ComponentStatus } from './controlplane/supervisor.ts';
 export { VIRTUAL_CONTROLLERS, VirtualControlPlane } from './controlplane/virtual-control-plane.ts';
 export type { VirtualControlPlaneOptions } from './controlplane/virtual-control-plane.ts';
+export { FORCE_SYNC_ANNOTATION, configMapSyncer } from './syncers/configmaps/syncer.ts';
+export type { ConfigMap, ConfigMapSyncerOptions } from './syncers/configmaps/syncer.ts';

@@ -5,3 +5,10 @@ export {
   NAMESPACE_LABEL, NAMESPACE_LABEL_PREFIX, NAME_ANNOTATION, UID_ANNOTATION, kindString,
 } from './translate/metadata.ts';
 export type { LabelSelector, Labels } from './translate/metadata.ts';
+export { isExcluded } from './framework/exclusion.ts';
+export { copyBidirectional, mergeBidirectional } from './framework/bidirectional.ts';
+export { ObjectWriter } from './framework/writer.ts';
+export type { Side, WriteHook } from './framework/writer.ts';
+export { SyncController } from './framework/controller.ts';
+export type { SyncContext, SyncControllerStats, SyncEvent, Syncer } from './framework/controller.ts';
+export { hostCopy, syncMetadata } from './framework/host-object.ts';

@@ -1,0 +1,198 @@
+import { Informer, WorkQueue, isConflict, isNotFound, objectKey, type KubeClient, type KubeObject, type ResourceRef } from '@kubenest/kube';
+import type { MetadataTranslator} from '../translate/metadata.ts';
+import { MARKER_LABEL, NAMESPACE_ANNOTATION, NAME_ANNOTATION, UID_ANNOTATION } from '../translate/metadata.ts';
+import type { NameTranslator } from '../translate/names.ts';
+import { isExcluded } from './exclusion.ts';
+import type { ObjectWriter } from './writer.ts';
+
+export interface SyncContext {
+  virtual: KubeClient;
+  host: KubeClient;
+  writer: ObjectWriter;
+  vclusterName: string;
+  hostNamespace: string;
+  names: NameTranslator;
+  meta: MetadataTranslator;
+}
+
+export interface SyncEvent<T> {
+  virtual: T;
+  host: T;
+  /** Both sides as they were after the last successful sync of this key (undefined at first sight). */
+  virtualOld: T | undefined;
+  hostOld: T | undefined;
+}
+
+/** One synced kind. Built-in syncers and plugin syncers implement the same interface. */
+export interface Syncer<T extends KubeObject = KubeObject> {
+  /** The name the `controlled-by` annotation uses to claim objects for this syncer. */
+  readonly name: string;
+  /** A namespaced kind, the same on both sides. */
+  readonly resource: ResourceRef;
+  /** Whether this virtual object belongs on the host at all (default: yes). */
+  wants?(ctx: SyncContext, virtual: T): boolean;
+  /** The host object for a virtual object that has none yet. */
+  toHost(ctx: SyncContext, virtual: T): T;
+  /** Brings the two sides together; returns only the objects that must be written. */
+  sync(ctx: SyncContext, event: SyncEvent<T>): { virtual?: T; host?: T };
+}
+
+export interface SyncControllerStats {
+  reconciles: number;
+  created: number;
+  updated: number;
+  deleted: number;
+  conflicts: number;
+  errors: number;
+}
+
+/**
+ * Runs one syncer: informers on both sides feed one work queue keyed by the virtual
+ * namespace/name; each reconcile reads both sides from the caches and decides between "virtual
+ * only" (create on the host), "both" (sync) and "host only" (the virtual object is gone: delete
+ * the host copy). Writes use optimistic concurrency; a conflict is retried after a second.
+ */
+export class SyncController<T extends KubeObject = KubeObject> {
+  readonly stats: SyncControllerStats = { reconciles: 0, created: 0, updated: 0, deleted: 0, conflicts: 0, errors: 0 };
+  private readonly ctx: SyncContext;
+  private readonly syncer: Syncer<T>;
+  private readonly workers: number;
+  private readonly queue = new WorkQueue<string>();
+  private readonly virtualInformer: Informer<T>;
+  private readonly hostInformer: Informer<T>;
+  /** What each side looked like after the last successful sync, per virtual key. */
+  private readonly lastSynced = new Map<string, { virtual: T; host: T }>();
+  private running: Promise<void>[] = [];
+  private readonly onError: (key: string, error: unknown) => void;
+
+  constructor(ctx: SyncContext, syncer: Syncer<T>, options: { workers?: number; onError?: (key: string, error: unknown) => void } = {}) {
+    this.ctx = ctx;
+    this.syncer = syncer;
+    this.workers = options.workers ?? 4;
+    this.onError = options.onError ?? (() => {});
+    this.virtualInformer = new Informer<T>(ctx.virtual.resourceFor<T>(syncer.resource));
+    this.hostInformer = new Informer<T>(ctx.host.resourceFor<T>(syncer.resource), {
+      namespace: ctx.hostNamespace, labelSelector: `${MARKER_LABEL}=${ctx.vclusterName}`,
+    });
+    const enqueueVirtual = (object: T): void => this.queue.add(objectKey(object));
+    const enqueueHost = (object: T): void => {
+      const key = this.virtualKeyOf(object);
+      if (key) this.queue.add(key);
+    };
+    this.virtualInformer.addHandlers({ onAdd: enqueueVirtual, onUpdate: (_old, current) => enqueueVirtual(current), onDelete: enqueueVirtual });
+    this.hostInformer.addHandlers({ onAdd: enqueueHost, onUpdate: (_old, current) => enqueueHost(current), onDelete: enqueueHost });
+  }
+
+  /** Starts both informers, waits for their caches, then runs the workers until `stop`. */
+  async start(signal?: AbortSignal): Promise<void> {
+    this.virtualInformer.start(signal);
+    this.hostInformer.start(signal);
+    await Promise.all([this.virtualInformer.waitForSync(signal), this.hostInformer.waitForSync(signal)]);
+    this.running = Array.from({ length: this.workers }, () => this.work());
+  }
+
+  /** Resolves when nothing is queued or in progress (for tests and benchmarks). */
+  drain(): Promise<void> {
+    return this.queue.drain();
+  }
+
+  async stop(): Promise<void> {
+    this.queue.shutDown();
+    await Promise.all(this.running);
+    await Promise.all([this.virtualInformer.stop(), this.hostInformer.stop()]);
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      try {
+        await this.reconcile(key);
+        this.queue.forget(key);
+      } catch (error) {
+        if (isConflict(error)) {
+          this.stats.conflicts += 1;
+          this.queue.addAfter(key, 1_000);
+        } else {
+          this.stats.errors += 1;
+          this.onError(key, error);
+          this.queue.addRateLimited(key);
+        }
+      } finally {
+        this.queue.done(key);
+      }
+    }
+  }
+
+  private hostKey(virtualKey: string): { namespace: string; name: string; key: string } {
+    const [namespace = '', name = ''] = virtualKey.split('/');
+    const hostName = this.ctx.names.hostName(name, namespace);
+    return { namespace: this.ctx.hostNamespace, name: hostName, key: `${this.ctx.hostNamespace}/${hostName}` };
+  }
+
+  /** The virtual key a host object belongs to, from its markers; never by parsing its name. */
+  private virtualKeyOf(host: T): string | undefined {
+    const annotations = host.metadata?.annotations ?? {};
+    const name = annotations[NAME_ANNOTATION];
+    const namespace = annotations[NAMESPACE_ANNOTATION];
+    if (!name || !namespace) return undefined;
+    return `${namespace}/${name}`;
+  }
+
+  /** Ours: carries our marker, and its name is the one its annotations translate to. */
+  private isManaged(host: T): boolean {
+    const key = this.virtualKeyOf(host);
+    return host.metadata?.labels?.[MARKER_LABEL] === this.ctx.vclusterName && key !== undefined && this.hostKey(key).name === host.metadata?.name;
+  }
+
+  private async reconcile(key: string): Promise<void> {
+    this.stats.reconciles += 1;
+    const { resource, name } = this.syncer;
+    const virtual = this.virtualInformer.store.get(key);
+    const target = this.hostKey(key);
+    const host = this.hostInformer.store.get(target.key);
+    if ((virtual && isExcluded(virtual, name)) || (host && (isExcluded(host, name) || !this.isManaged(host)))) return;
+
+    if (!virtual || virtual.metadata?.deletionTimestamp || (this.syncer.wants && !this.syncer.wants(this.ctx, virtual))) {
+      this.lastSynced.delete(key);
+      if (host) await this.deleteHost(host);
+      return;
+    }
+    if (!host) {
+      const created = await this.ctx.writer.create('host', resource, this.syncer.toHost(this.ctx, virtual));
+      this.stats.created += 1;
+      this.lastSynced.set(key, { virtual, host: created });
+      return;
+    }
+    // The same name, but a different object (deleted and created again): start over.
+    const recordedUid = host.metadata?.annotations?.[UID_ANNOTATION];
+    if (recordedUid && recordedUid !== virtual.metadata?.uid) {
+      this.lastSynced.delete(key);
+      await this.deleteHost(host);
+      this.queue.addAfter(key, 1_000);
+      return;
+    }
+    const last = this.lastSynced.get(key);
+    const changes = this.syncer.sync(this.ctx, { virtual, host, virtualOld: last?.virtual, hostOld: last?.host });
+    let nextVirtual = virtual;
+    let nextHost = host;
+    if (changes.virtual) {
+      nextVirtual = await this.ctx.writer.update('virtual', resource, changes.virtual);
+      this.stats.updated += 1;
+    }
+    if (changes.host) {
+      nextHost = await this.ctx.writer.update('host', resource, changes.host);
+      this.stats.updated += 1;
+    }
+    this.lastSynced.set(key, { virtual: nextVirtual, host: nextHost });
+  }
+
+  private async deleteHost(host: T): Promise<void> {
+    try {
+      await this.ctx.writer.delete('host', this.syncer.resource, host.metadata?.namespace, host.metadata?.name ?? '', host.metadata?.uid);
+      this.stats.deleted += 1;
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+}

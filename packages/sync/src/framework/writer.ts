@@ -1,0 +1,48 @@
+import type { KubeClient, KubeObject, ResourceRef } from '@kubenest/kube';
+
+export type Side = 'host' | 'virtual';
+
+/**
+ * A step every outgoing object passes through before it is written; the plugins' hook chain
+ * (mutate or refuse) plugs in here. Throwing refuses the write.
+ */
+export interface WriteHook {
+  mutate(side: Side, verb: 'create' | 'update', object: KubeObject, resource: ResourceRef): Promise<KubeObject>;
+}
+
+/** The one place syncers write through, to either cluster. */
+export class ObjectWriter {
+  private readonly clients: Record<Side, KubeClient>;
+  private readonly hooks: WriteHook[];
+
+  constructor(clients: { host: KubeClient; virtual: KubeClient }, hooks: WriteHook[] = []) {
+    this.clients = clients;
+    this.hooks = hooks;
+  }
+
+  async create<T extends KubeObject>(side: Side, resource: ResourceRef, object: T): Promise<T> {
+    const outgoing = await this.mutate(side, 'create', object, resource);
+    return this.clients[side].resourceFor<T>(resource).create(outgoing);
+  }
+
+  /** Replaces the object; its resourceVersion makes this a compare-and-swap (409 if stale). */
+  async update<T extends KubeObject>(side: Side, resource: ResourceRef, object: T): Promise<T> {
+    const outgoing = await this.mutate(side, 'update', object, resource);
+    return this.clients[side].resourceFor<T>(resource).update(outgoing);
+  }
+
+  async updateStatus<T extends KubeObject>(side: Side, resource: ResourceRef, object: T): Promise<T> {
+    return this.clients[side].resourceFor<T>(resource).updateStatus(object);
+  }
+
+  /** Deletes only the object with this uid, so a newer object of the same name is never hit. */
+  async delete(side: Side, resource: ResourceRef, namespace: string | undefined, name: string, uid?: string): Promise<void> {
+    await this.clients[side].resourceFor(resource).delete(name, { ...(namespace ? { namespace } : {}), ...(uid ? { preconditions: { uid } } : {}) });
+  }
+
+  private async mutate<T extends KubeObject>(side: Side, verb: 'create' | 'update', object: T, resource: ResourceRef): Promise<T> {
+    let current: KubeObject = object;
+    for (const hook of this.hooks) current = await hook.mutate(side, verb, current, resource);
+    return current as T;
+  }
+}

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { CORE, KubeClient, loadKubeconfig, type KubeObject } from '@kubenest/kube';
+import { HOST_SERVICE_CIDR, VirtualControlPlane, configMapSyncer, type ConfigMap } from '@kubenest/kubenest';
+import { MetadataTranslator, NameTranslator, ObjectWriter, SyncController } from '@kubenest/sync';
+import { eventually, run, startHostCluster, tempDir, testBinaries, type TestHostCluster } from '@kubenest/testing';
+
+// The sync framework with the ConfigMap syncer between a real host cluster and a real virtual
+// control plane. The CLI that wires this up (`kubenest create`) comes with the rest of issue 4.
+describe('ConfigMap sync (framework + syncer)', () => {
+  const dir = tempDir('kn-sync-');
+  let host: TestHostCluster;
+  let plane: VirtualControlPlane;
+  let hostClient: KubeClient;
+  let virtualClient: KubeClient;
+  let controller: SyncController<ConfigMap>;
+  const HOST_NS = 'vc-demo';
+  const vkubectl = (...args: string[]) => run('kubectl', ['--kubeconfig', plane.kubeconfig, ...args]);
+  const hostConfigMap = (name: string): Promise<ConfigMap> => hostClient.resourceFor<ConfigMap>(CORE['configmaps']!).get(name, { namespace: HOST_NS });
+
+  before(async () => {
+    host = await startHostCluster({ nodes: 0 });
+    plane = await VirtualControlPlane.start({ name: 'demo', dataDir: `${dir.path}/demo`, binaries: await testBinaries(), serviceCidr: HOST_SERVICE_CIDR });
+    hostClient = new KubeClient(loadKubeconfig(host.kubeconfig), { qps: Infinity });
+    virtualClient = new KubeClient(loadKubeconfig(plane.kubeconfig), { qps: Infinity });
+    await hostClient.resourceFor(CORE['namespaces']!).create({ metadata: { name: HOST_NS } });
+    const ctx = {
+      virtual: virtualClient, host: hostClient, writer: new ObjectWriter({ host: hostClient, virtual: virtualClient }),
+      vclusterName: 'demo', hostNamespace: HOST_NS, names: new NameTranslator('demo', HOST_NS), meta: new MetadataTranslator('demo', HOST_NS),
+    };
+    controller = new SyncController(ctx, configMapSyncer({ all: true }));
+    await controller.start();
+  });
+  after(async () => {
+    await controller?.stop();
+    await hostClient?.close();
+    await virtualClient?.close();
+    await plane?.stop();
+    await host?.dispose();
+    dir.remove();
+  });
+
+  it('creates the host copy under vCluster\'s name, labels and annotations', async () => {
+    const create = await vkubectl('create', 'configmap', 'app-config', '-n', 'default', '--from-literal=a=1');
+    assert.equal(create.code, 0, create.stderr);
+    assert.equal((await vkubectl('label', 'configmap', 'app-config', '-n', 'default', 'release=mine', 'tier=web')).code, 0);
+    const uid = (await vkubectl('get', 'configmap', 'app-config', '-n', 'default', '-o', 'jsonpath={.metadata.uid}')).stdout;
+    const copy = await eventually(async () => {
+      const cm = await hostConfigMap('app-config-x-default-x-demo');
+      assert.equal(cm.metadata?.labels?.['tier'], 'web');
+      return cm;
+    });
+    assert.deepEqual(copy.data, { a: '1' });
+    assert.deepEqual(copy.metadata?.labels, {
+      tier: 'web', 'vcluster.loft.sh/label-demo-x-a4d451ec23': 'mine',
+      'vcluster.loft.sh/managed-by': 'demo', 'vcluster.loft.sh/namespace': 'default',
+    });
+    const annotations = copy.metadata?.annotations ?? {};
+    assert.equal(annotations['vcluster.loft.sh/object-name'], 'app-config');
+    assert.equal(annotations['vcluster.loft.sh/object-namespace'], 'default');
+    assert.equal(annotations['vcluster.loft.sh/object-uid'], uid);
+    assert.equal(annotations['vcluster.loft.sh/object-kind'], '/v1, Kind=ConfigMap');
+  });
+
+  it('carries data changes both ways, key by key', async () => {
+    assert.equal((await vkubectl('patch', 'configmap', 'app-config', '-n', 'default', '--type=merge', '-p', '{"data":{"a":"2"}}')).code, 0);
+    await eventually(async () => assert.equal((await hostConfigMap('app-config-x-default-x-demo')).data?.['a'], '2'));
+    await hostClient.resourceFor(CORE['configmaps']!).patch('app-config-x-default-x-demo', 'merge', { data: { fromHost: 'yes' } }, { namespace: HOST_NS });
+    await eventually(async () => {
+      const virtual = await virtualClient.resourceFor<ConfigMap>(CORE['configmaps']!).get('app-config', { namespace: 'default' });
+      assert.deepEqual(virtual.data, { a: '2', fromHost: 'yes' });
+    });
+  });
+
+  it('puts back the markers when they are removed on the host, and recreates a host copy deleted out of band', async () => {
+    const configMaps = hostClient.resourceFor<ConfigMap>(CORE['configmaps']!);
+    await configMaps.patch('app-config-x-default-x-demo', 'json', [{ op: 'remove', path: '/metadata/annotations/vcluster.loft.sh~1object-kind' }], { namespace: HOST_NS });
+    await eventually(async () => assert.equal((await hostConfigMap('app-config-x-default-x-demo')).metadata?.annotations?.['vcluster.loft.sh/object-kind'], '/v1, Kind=ConfigMap'));
+    await configMaps.delete('app-config-x-default-x-demo', { namespace: HOST_NS });
+    await eventually(async () => assert.deepEqual((await hostConfigMap('app-config-x-default-x-demo')).data, { a: '2', fromHost: 'yes' }), { timeoutMs: 30_000 });
+  });
+
+  it('deletes the host copy when the virtual ConfigMap goes', async () => {
+    assert.equal((await vkubectl('delete', 'configmap', 'app-config', '-n', 'default')).code, 0);
+    await eventually(async () => assert.rejects(hostConfigMap('app-config-x-default-x-demo'), /404/));
+  });
+
+  it('leaves alone objects marked controlled-by on either side, and kube-root-ca.crt', async () => {
+    await virtualClient.resourceFor<KubeObject>(CORE['configmaps']!).create({ metadata: { name: 'theirs', namespace: 'default', labels: { 'vcluster.loft.sh/controlled-by': 'someone' } } });
+    await virtualClient.resourceFor<KubeObject>(CORE['configmaps']!).create({ metadata: { name: 'marker', namespace: 'default' } });
+    await eventually(() => hostConfigMap('marker-x-default-x-demo'));
+    await controller.drain();
+    await assert.rejects(hostConfigMap('theirs-x-default-x-demo'), /404/);
+    await assert.rejects(hostConfigMap('kube-root-ca.crt-x-default-x-demo'), /404/);
+  });
+});
