@@ -74,7 +74,12 @@ describe('kube client against a real apiserver', () => {
       metadata: { name: 'status', namespace: 'verbs' },
       spec: { replicas: 0, selector: { matchLabels: { app: 's' } }, template: { metadata: { labels: { app: 's' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } },
     });
-    const withStatus = await deployments.updateStatus({ ...deployment, status: { observedGeneration: 7 } });
+    // The deployment controller writes the status too; on a conflict, re-read and try again.
+    assert.ok(deployment.metadata?.uid);
+    const withStatus = await eventually(async () => {
+      const fresh = await deployments.get('status', { namespace: 'verbs' });
+      return deployments.updateStatus({ ...fresh, status: { ...(fresh['status'] as object), observedGeneration: 7 } });
+    }, { timeoutMs: 15_000, intervalMs: 50 });
     assert.equal((withStatus['status'] as { observedGeneration: number }).observedGeneration, 7);
   });
 

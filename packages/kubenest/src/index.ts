@@ -1,10 +1,12 @@
 export { BINARY_NAMES, BinariesError, cacheKey, checkCacheEntry, resolveBinaries, verifyCacheEntry } from './controlplane/binaries.ts';
 export type { Binaries, BinaryName } from './controlplane/binaries.ts';
-export { HOST_POD_CIDR, HOST_SERVICE_CIDR, HostCluster, hostLayout, hostPkiLeaves } from './controlplane/host-cluster.ts';
+export { HOST_POD_CIDR, HOST_SERVICE_CIDR, HostCluster, hostPkiLeaves } from './controlplane/host-cluster.ts';
+export { RunningControlPlane, clusterLayout } from './controlplane/control-plane.ts';
+export type { ClusterLayout } from './controlplane/control-plane.ts';
 export { ControlPlaneError, apiserverArgs, controllerManagerArgs, firstServiceIp, kineArgs, kineSocketPath, socketAccepts } from './controlplane/components.ts';
 export { ensurePki } from './controlplane/pki.ts';
 export { freePort } from './controlplane/ports.ts';
-export type { HostClusterOptions, HostLayout } from './controlplane/host-cluster.ts';
+export type { HostClusterOptions } from './controlplane/host-cluster.ts';
 export { readPids } from './controlplane/pids.ts';
 export { Supervisor, ComponentStartError } from './controlplane/supervisor.ts';
 export type { ComponentSpec, ComponentStatus } from './controlplane/supervisor.ts';

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import { RestClient, loadKubeconfig } from '@kubenest/kube';
 import { resolveBinaries } from '../controlplane/binaries.ts';
-import { hostLayout, prepareDataDir } from '../controlplane/host-cluster.ts';
+import { clusterLayout, prepareDataDir } from '../controlplane/control-plane.ts';
 import { readLockPid, readState, runHostDaemon, stopHostDaemon, type HostState } from '../controlplane/host-daemon.ts';
 import { isAlive } from '../controlplane/pids.ts';
 import { CliError, say } from './output.ts';
@@ -42,8 +42,8 @@ export function hostCommand(): Command {
     .option('--foreground', 'run in the foreground until Ctrl-C instead of in the background')
     .action(async (options) => {
       const dataDir = resolve(options.dataDir);
-      prepareDataDir(hostLayout(dataDir));
-      const running = readLockPid(hostLayout(dataDir));
+      prepareDataDir(clusterLayout(dataDir));
+      const running = readLockPid(clusterLayout(dataDir));
       if (running !== undefined && isAlive(running)) {
         throw new CliError(`a host cluster is already running from ${dataDir} (supervisor pid ${running}); ` +
           `\`kubenest host status --data-dir ${dataDir}\` shows it, \`kubenest host down --data-dir ${dataDir}\` stops it`);
@@ -108,7 +108,7 @@ export function hostCommand(): Command {
 }
 
 async function startInBackground(dataDir: string, binDir: string, nodes: number, port: number | undefined): Promise<void> {
-  const layout = hostLayout(dataDir);
+  const layout = clusterLayout(dataDir);
   mkdirSync(layout.logsDir, { recursive: true, mode: 0o700 });
   const logFile = join(layout.logsDir, 'kubenest.log');
   const log = openSync(logFile, 'a', 0o600);
@@ -165,7 +165,7 @@ interface StatusReport {
 }
 
 async function hostStatus(dataDirOption: string): Promise<StatusReport> {
-  const layout = hostLayout(dataDirOption);
+  const layout = clusterLayout(dataDirOption);
   const pid = readLockPid(layout);
   const state = readState(layout);
   if (pid === undefined || !isAlive(pid)) return { status: 'stopped', dataDir: layout.dataDir };

@@ -1,18 +1,19 @@
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { RestClient, isAlreadyExists, isNotFound, loadKubeconfig } from '@kubenest/kube';
 import type { KubeObject } from '@kubenest/kube';
 import type { Binaries } from './binaries.ts';
 import {
-  ControlPlaneError, apiserverArgs, controlPlanePkiLeaves, loadSettings, controllerManagerArgs, healthy, kineArgs, kineSocketPath, kubeconfigFor, socketAccepts,
+  ControlPlaneError, controlPlanePkiLeaves, loadSettings, healthy, kubeconfigFor,
 } from './components.ts';
 import { writeFileAtomic } from './files.ts';
 import { writeKubeconfig } from './kubeconfig-file.ts';
 import { ensurePki, type LeafSpec, type PkiPaths } from './pki.ts';
 import { freePort } from './ports.ts';
-import { Supervisor, type ComponentStatus } from './supervisor.ts';
+import { Supervisor } from './supervisor.ts';
+import { RunningControlPlane, clusterLayout, prepareDataDir, startCoreComponents, type ClusterLayout } from './control-plane.ts';
 
 export const HOST_SERVICE_CIDR = '10.96.0.0/12';
 /** Simulated pod IPs are loopback addresses, so nothing ever dials a private-range address. */
@@ -32,56 +33,20 @@ export interface HostClusterOptions {
   restartComponents?: boolean;
 }
 
-export interface HostLayout {
-  dataDir: string;
-  settingsFile: string;
-  kubeconfig: string;
-  logsDir: string;
-  runDir: string;
-  pidsFile: string;
-  lockFile: string;
-  stateFile: string;
-}
-
-export function hostLayout(dataDir: string): HostLayout {
-  const dir = resolve(dataDir);
-  return {
-    dataDir: dir,
-    settingsFile: join(dir, 'cluster.json'),
-    kubeconfig: join(dir, 'kubeconfig'),
-    logsDir: join(dir, 'logs'),
-    runDir: join(dir, 'run'),
-    pidsFile: join(dir, 'run', 'pids.json'),
-    lockFile: join(dir, 'run', 'supervisor.pid'),
-    stateFile: join(dir, 'run', 'state.json'),
-  };
-}
-
 /**
  * A local host cluster: kine (SQLite) + kube-apiserver + kube-controller-manager + kube-scheduler
  * + kwok with simulated nodes, every listener on loopback. Objects persist in the data dir.
  */
-export class HostCluster {
-  readonly layout: HostLayout;
-  readonly supervisor: Supervisor;
-  readonly server: string;
-  readonly client: RestClient;
+export class HostCluster extends RunningControlPlane {
   readonly nodeNames: string[];
 
-  private constructor(layout: HostLayout, supervisor: Supervisor, server: string, client: RestClient, nodeNames: string[]) {
-    this.layout = layout;
-    this.supervisor = supervisor;
-    this.server = server;
-    this.client = client;
+  private constructor(layout: ClusterLayout, supervisor: Supervisor, server: string, client: RestClient, nodeNames: string[]) {
+    super(layout, supervisor, server, client);
     this.nodeNames = nodeNames;
   }
 
-  get kubeconfig(): string {
-    return this.layout.kubeconfig;
-  }
-
   static async start(options: HostClusterOptions): Promise<HostCluster> {
-    const layout = hostLayout(options.dataDir);
+    const layout = clusterLayout(options.dataDir);
     const progress = options.progress ?? (() => {});
     const nodeCount = options.nodes ?? 1;
     if (!Number.isInteger(nodeCount) || nodeCount < 0 || nodeCount > 1000) {
@@ -103,36 +68,15 @@ export class HostCluster {
     const admin = loadKubeconfig(layout.kubeconfig);
     const client = new RestClient(admin);
     const probe = new Agent({ connect: { ca: readFileSync(pki.caCert) } });
-    const kineSocket = kineSocketPath(layout.dataDir);
     const stages = b.kwokStages.map((file) => readFileSync(file, 'utf8').trim()).join('\n---\n');
     await writeFileAtomic(join(layout.dataDir, 'kwok.yaml'), `${stages}\n`, 0o600);
 
     try {
-      progress('starting kine (SQLite storage)');
-      rmSync(kineSocket, { force: true });
-      await supervisor.start({
-        name: 'kine', command: b.path('kine'), logFile: log('kine'), restart,
-        args: kineArgs(join(layout.dataDir, 'kine', 'state.db'), kineSocket),
-        ready: () => socketAccepts(kineSocket),
-      });
-
-      progress(`starting kube-apiserver on ${server}`);
-      await supervisor.start({
-        name: 'kube-apiserver', command: b.path('kube-apiserver'), logFile: log('kube-apiserver'), restart,
-        readyTimeoutMs: 120_000,
-        args: apiserverArgs({ pki, port: settings.apiserverPort, kineSocket, dataDir: layout.dataDir, serviceCidr: HOST_SERVICE_CIDR }),
-        ready: async (signal) => (await client.raw('GET', '/readyz', { signal, timeoutMs: 5_000 })).status === 200,
-      });
-
-      progress('starting kube-controller-manager');
-      await supervisor.start({
-        name: 'kube-controller-manager', command: b.path('kube-controller-manager'), logFile: log('kube-controller-manager'), restart,
-        args: controllerManagerArgs({
-          pki, port: kcmPort, serviceCidr: HOST_SERVICE_CIDR, clusterName: 'kubenest',
-          // node-lifecycle must run: it lifts the not-ready taint once kwok reports a node Ready.
-          controllers: ['*'],
-        }),
-        ready: (signal) => healthy(probe, kcmPort, signal),
+      await startCoreComponents({
+        supervisor, binaries: b, layout, pki, apiserverPort: settings.apiserverPort, serviceCidr: HOST_SERVICE_CIDR,
+        clusterName: 'kubenest',
+        // node-lifecycle must run: it lifts the not-ready taint once kwok reports a node Ready.
+        controllers: ['*'], kcmPort, client, probe, restart, progress,
       });
 
       progress('starting kube-scheduler');
@@ -178,31 +122,8 @@ export class HostCluster {
     }
   }
 
-  status(): ComponentStatus[] {
-    return this.supervisor.status();
-  }
-
-  async stop(): Promise<void> {
-    await this.supervisor.stop();
-    await this.client.close();
-  }
 }
 
-export function prepareDataDir(layout: HostLayout): void {
-  try {
-    for (const dir of [layout.dataDir, layout.logsDir, layout.runDir, join(layout.dataDir, 'kine')]) {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-    }
-    const probe = join(layout.runDir, '.writable');
-    // A read-only or foreign-owned directory fails here, before any process starts.
-    rmSync(probe, { force: true });
-    mkdirSync(probe);
-    rmSync(probe, { recursive: true });
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new ControlPlaneError(`the data dir ${layout.dataDir} is not writable (${code}); choose another with --data-dir or fix its permissions`);
-  }
-}
 
 
 export function hostPkiLeaves(): LeafSpec[] {
@@ -214,7 +135,7 @@ export function hostPkiLeaves(): LeafSpec[] {
   ];
 }
 
-async function writeComponentKubeconfigs(layout: HostLayout, pki: PkiPaths, server: string): Promise<void> {
+async function writeComponentKubeconfigs(layout: ClusterLayout, pki: PkiPaths, server: string): Promise<void> {
   for (const name of ['controller-manager', 'scheduler', 'kwok']) {
     await writeKubeconfig(kubeconfigFor(pki, name), { name: `kubenest-${name}`, server, caFile: pki.caCert, certFile: pki.cert(name), keyFile: pki.key(name) });
   }

@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Binaries } from './binaries.ts';
 import { writeFileAtomic } from './files.ts';
 import { ControlPlaneError } from './components.ts';
-import { HostCluster, hostLayout, prepareDataDir, type HostLayout } from './host-cluster.ts';
+import { clusterLayout, prepareDataDir, type ClusterLayout } from './control-plane.ts';
+import { HostCluster } from './host-cluster.ts';
 import { isAlive, reapRecorded } from './pids.ts';
 import type { ComponentStatus } from './supervisor.ts';
 
@@ -24,7 +25,7 @@ export interface DaemonEvents {
 }
 
 /** Takes the data dir's lock: one supervisor per data dir. */
-export function acquireLock(layout: HostLayout): () => void {
+export function acquireLock(layout: ClusterLayout): () => void {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = openSync(layout.lockFile, 'wx', 0o600);
@@ -46,7 +47,7 @@ export function acquireLock(layout: HostLayout): () => void {
   throw new ControlPlaneError(`could not take the lock ${layout.lockFile}`);
 }
 
-export function readLockPid(layout: HostLayout): number | undefined {
+export function readLockPid(layout: ClusterLayout): number | undefined {
   try {
     const pid = Number(readFileSync(layout.lockFile, 'utf8').trim());
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
@@ -55,7 +56,7 @@ export function readLockPid(layout: HostLayout): number | undefined {
   }
 }
 
-export function readState(layout: HostLayout): HostState | undefined {
+export function readState(layout: ClusterLayout): HostState | undefined {
   if (!existsSync(layout.stateFile)) return undefined;
   try {
     return JSON.parse(readFileSync(layout.stateFile, 'utf8')) as HostState;
@@ -72,7 +73,7 @@ export async function runHostDaemon(
   options: { dataDir: string; binaries: Binaries; nodes: number; apiserverPort?: number | undefined },
   events: DaemonEvents,
 ): Promise<number> {
-  const layout = hostLayout(options.dataDir);
+  const layout = clusterLayout(options.dataDir);
   prepareDataDir(layout);
   const release = acquireLock(layout);
   let cluster: HostCluster | undefined;
@@ -129,7 +130,7 @@ export async function runHostDaemon(
 
 /** Asks the supervisor of a data dir to stop and waits for it; ends leftovers if it was killed. */
 export async function stopHostDaemon(dataDir: string, progress: (line: string) => void, timeoutMs = 90_000): Promise<'stopped' | 'not-running'> {
-  const layout = hostLayout(dataDir);
+  const layout = clusterLayout(dataDir);
   const pid = readLockPid(layout);
   if (pid !== undefined && isAlive(pid)) {
     progress(`stopping the host cluster in ${layout.dataDir} (supervisor pid ${pid})`);

@@ -5,11 +5,11 @@ import { Agent } from 'undici';
 import { RestClient, isNotFound, loadKubeconfig } from '@kubenest/kube';
 import type { Binaries } from './binaries.ts';
 import {
-  ControlPlaneError, apiserverArgs, controlPlanePkiLeaves, controllerManagerArgs, healthy, kineArgs, kineSocketPath,
-  kubeconfigFor, loadSettings, socketAccepts,
+  ControlPlaneError, controlPlanePkiLeaves,
+  kubeconfigFor, loadSettings,
 } from './components.ts';
 import { writeFileAtomic } from './files.ts';
-import { hostLayout, prepareDataDir, type HostLayout } from './host-cluster.ts';
+import { RunningControlPlane, clusterLayout, prepareDataDir, startCoreComponents, type ClusterLayout } from './control-plane.ts';
 import { writeKubeconfig } from './kubeconfig-file.ts';
 import { ensurePki } from './pki.ts';
 import { freePort } from './ports.ts';
@@ -45,30 +45,19 @@ export interface VirtualControlPlaneOptions {
  * kube-controller-manager, on loopback. Ready once the controller manager has created the
  * `default` ServiceAccount, which is what workloads and the syncer need first.
  */
-export class VirtualControlPlane {
+export class VirtualControlPlane extends RunningControlPlane {
   readonly name: string;
-  readonly layout: HostLayout;
-  readonly supervisor: Supervisor;
-  readonly server: string;
-  readonly client: RestClient;
 
-  private constructor(name: string, layout: HostLayout, supervisor: Supervisor, server: string, client: RestClient) {
+  private constructor(name: string, layout: ClusterLayout, supervisor: Supervisor, server: string, client: RestClient) {
+    super(layout, supervisor, server, client);
     this.name = name;
-    this.layout = layout;
-    this.supervisor = supervisor;
-    this.server = server;
-    this.client = client;
-  }
-
-  get kubeconfig(): string {
-    return this.layout.kubeconfig;
   }
 
   static async start(options: VirtualControlPlaneOptions): Promise<VirtualControlPlane> {
     if (!/^[a-z0-9]([-a-z0-9]{0,50}[a-z0-9])?$/.test(options.name)) {
       throw new ControlPlaneError(`"${options.name}" is not a valid virtual cluster name: use at most 52 lower-case letters, digits and "-", starting and ending with a letter or digit`);
     }
-    const layout = hostLayout(options.dataDir);
+    const layout = clusterLayout(options.dataDir);
     const progress = options.progress ?? (() => {});
     prepareDataDir(layout);
     const settings = await loadSettings(layout.settingsFile, options.apiserverPort);
@@ -85,31 +74,12 @@ export class VirtualControlPlane {
     const supervisor = new Supervisor({ pidFile: layout.pidsFile, journal: progress });
     const client = new RestClient(loadKubeconfig(layout.kubeconfig), { qps: 1000, burst: 2000 });
     const probe = new Agent({ connect: { ca: readFileSync(pki.caCert) } });
-    const kineSocket = kineSocketPath(layout.dataDir);
-    const b = options.binaries;
-    const restart = options.restartComponents ?? false;
-    const log = (component: string): string => join(layout.logsDir, `${component}.log`);
     try {
-      progress(`${options.name}: starting kine`);
-      await supervisor.start({
-        name: 'kine', command: b.path('kine'), logFile: log('kine'), restart,
-        args: kineArgs(join(layout.dataDir, 'kine', 'state.db'), kineSocket),
-        ready: () => socketAccepts(kineSocket),
-      });
-      progress(`${options.name}: starting kube-apiserver on ${server}`);
-      await supervisor.start({
-        name: 'kube-apiserver', command: b.path('kube-apiserver'), logFile: log('kube-apiserver'), restart, readyTimeoutMs: 120_000,
-        args: apiserverArgs({ pki, port: settings.apiserverPort, kineSocket, dataDir: layout.dataDir, serviceCidr: options.serviceCidr }),
-        ready: async (signal) => (await client.raw('GET', '/readyz', { signal, timeoutMs: 5_000 })).status === 200,
-      });
-      progress(`${options.name}: starting kube-controller-manager`);
-      await supervisor.start({
-        name: 'kube-controller-manager', command: b.path('kube-controller-manager'), logFile: log('kube-controller-manager'), restart,
-        args: controllerManagerArgs({
-          pki, port: kcmPort, serviceCidr: options.serviceCidr, clusterName: options.name,
-          controllers: VIRTUAL_CONTROLLERS, extra: VIRTUAL_CONTROLLER_FLAGS,
-        }),
-        ready: (signal) => healthy(probe, kcmPort, signal),
+      await startCoreComponents({
+        supervisor, binaries: options.binaries, layout, pki, apiserverPort: settings.apiserverPort, kcmPort,
+        serviceCidr: options.serviceCidr, clusterName: options.name, controllers: VIRTUAL_CONTROLLERS,
+        controllerFlags: VIRTUAL_CONTROLLER_FLAGS, client, probe, restart: options.restartComponents ?? false,
+        progress, label: options.name,
       });
       await waitForDefaultServiceAccount(client, 60_000);
       await writeFileAtomic(layout.settingsFile, JSON.stringify(settings, null, 2) + '\n');
@@ -123,10 +93,6 @@ export class VirtualControlPlane {
     }
   }
 
-  async stop(): Promise<void> {
-    await this.supervisor.stop();
-    await this.client.close();
-  }
 }
 
 async function waitForDefaultServiceAccount(client: RestClient, timeoutMs: number): Promise<void> {
