@@ -14,3 +14,7 @@ export { VIRTUAL_CONTROLLERS, VirtualControlPlane } from './controlplane/virtual
 export type { VirtualControlPlaneOptions } from './controlplane/virtual-control-plane.ts';
 export { FORCE_SYNC_ANNOTATION, configMapSyncer } from './syncers/configmaps/syncer.ts';
 export type { ConfigMap, ConfigMapSyncerOptions } from './syncers/configmaps/syncer.ts';
+export { ValuesError, loadValues, mergeValues, readValues } from './config/values.ts';
+export type { Values, ValuesSource } from './config/values.ts';
+export { ConfigError, validateValues } from './config/validate.ts';
+export { PluginSchema, SyncSchema, VClusterValuesSchema } from './config/schema.ts';

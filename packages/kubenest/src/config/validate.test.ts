@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, validateValues } from './validate.ts';
+
+function problems(values: Record<string, unknown>, name = 'values.yaml'): string[] {
+  try {
+    validateValues([{ name, values }]);
+    return [];
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return error.problems;
+  }
+}
+
+describe('validateValues', () => {
+  it('accepts vcluster.yaml files that use sections kubenest does not read yet', () => {
+    assert.deepEqual(problems({
+      sync: { toHost: { configMaps: { all: true }, pods: { enabled: true, rewriteHosts: { enabled: false } } }, fromHost: { csiDrivers: { enabled: 'auto' }, nodes: { selector: { labels: { a: 'b' } } } } },
+      controlPlane: { distro: { k8s: { enabled: true } }, statefulSet: { resources: {} } },
+      networking: { advanced: { clusterDomain: 'cluster.local' } },
+      plugins: { hooks: { image: 'x', rbac: { role: { extraRules: [{ verbs: ['get'], resources: ['pods'] }] } } } },
+    }), []);
+  });
+
+  it('names the file, the path and the expected type', () => {
+    assert.deepEqual(problems({ sync: { toHost: { configMaps: { all: 'yes' } } } }, 'a.yaml'),
+      ['a.yaml: sync.toHost.configMaps.all: expected boolean, got string "yes"']);
+    assert.deepEqual(problems({ sync: { fromHost: { csiNodes: { enabled: 'sometimes' } } } }),
+      ['values.yaml: sync.fromHost.csiNodes.enabled: expected true, false or "auto", got string "sometimes"']);
+    assert.deepEqual(problems({ sync: 'on' }), ['values.yaml: sync: expected a map, got string "on"']);
+  });
+
+  it('calls unknown keys errors, with a suggestion', () => {
+    const [problem] = problems({ sync: { toHost: { configmaps: { enabled: true } } } });
+    assert.match(problem!, /^values\.yaml: sync\.toHost\.configmaps: unknown key \(did you mean "configMaps"\?\); known here: services, /);
+    assert.match(problems({ snyc: {} })[0]!, /^values\.yaml: snyc: unknown key \(did you mean "sync"\?\)/);
+  });
+
+  it('reports every problem of every file at once', () => {
+    let error: unknown;
+    try {
+      validateValues([
+        { name: 'one.yaml', values: { sync: { toHost: { secrets: { all: 1 } } } } },
+        { name: 'two.yaml', values: { plugins: { p: { command: 'sh' } } } },
+      ]);
+    } catch (caught) {
+      error = caught;
+    }
+    assert.ok(error instanceof ConfigError);
+    assert.deepEqual(error.problems, [
+      'one.yaml: sync.toHost.secrets.all: expected boolean, got number 1',
+      'two.yaml: plugins.p.command: expected a list, got string "sh"',
+    ]);
+  });
+});

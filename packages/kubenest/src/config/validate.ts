@@ -1,0 +1,94 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import { VClusterValuesSchema } from './schema.ts';
+import type { ValuesSource } from './values.ts';
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+// verbose: errors carry their schema, which lists the keys that are allowed where a typo was found.
+const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
+const check = ajv.compile(VClusterValuesSchema);
+
+/** Checks every values file on its own (so errors name the file), throwing all problems at once. */
+export function validateValues(sources: ValuesSource[]): void {
+  const problems: string[] = [];
+  for (const source of sources) {
+    if (!check(source.values)) problems.push(...describe(check.errors ?? [], source));
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
+function describe(errors: ErrorObject[], source: ValuesSource): string[] {
+  const out = new Set<string>();
+  // A value that is neither boolean nor "auto" yields one error per branch plus one for the union.
+  const unionPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+  for (const error of errors) {
+    const path = dotted(error.instancePath);
+    const at = `${source.name}: ${path || '(top level)'}`;
+    if (error.keyword === 'additionalProperties') {
+      const key = (error.params as { additionalProperty: string }).additionalProperty;
+      const known = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+      const guess = closest(key, known);
+      out.add(`${source.name}: ${path ? `${path}.` : ''}${key}: unknown key${guess ? ` (did you mean "${guess}"?)` : ''}; known here: ${known.join(', ')}`);
+    } else if (error.keyword === 'anyOf') {
+      out.add(`${at}: expected true, false or "auto", got ${shown(valueAt(source.values, error.instancePath))}`);
+    } else if (error.keyword === 'type' || error.keyword === 'const') {
+      if (unionPaths.has(error.instancePath)) continue;
+      const expected = error.keyword === 'type' ? (error.params as { type: string }).type : JSON.stringify((error.params as { allowedValue: unknown }).allowedValue);
+      out.add(`${at}: expected ${expected === 'object' ? 'a map' : expected === 'array' ? 'a list' : expected}, got ${shown(valueAt(source.values, error.instancePath))}`);
+    } else if (error.keyword === 'required') {
+      out.add(`${at}: missing "${(error.params as { missingProperty: string }).missingProperty}"`);
+    } else {
+      out.add(`${at}: ${error.message ?? 'invalid'}`);
+    }
+  }
+  return [...out];
+}
+
+function dotted(pointer: string): string {
+  return pointer.split('/').slice(1).map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~')).join('.');
+}
+
+function valueAt(root: unknown, pointer: string): unknown {
+  let node = root;
+  for (const part of pointer.split('/').slice(1)) node = (node as Record<string, unknown> | undefined)?.[part.replaceAll('~1', '/').replaceAll('~0', '~')];
+  return node;
+}
+
+function shown(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'a map';
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+/** The known key nearest to a typo (case and up to two edits), if any. */
+function closest(key: string, known: string[]): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const name of known) {
+    const distance = name.toLowerCase() === key.toLowerCase() ? 0 : editDistance(key, name);
+    if (distance <= 2 && (!best || distance < best.distance)) best = { name, distance };
+  }
+  return best?.name;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length]!;
+}
