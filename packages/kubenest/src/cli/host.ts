@@ -1,17 +1,13 @@
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import { RestClient, loadKubeconfig } from '@kubenest/kube';
 import { resolveBinaries } from '../controlplane/binaries.ts';
 import { clusterLayout, prepareDataDir } from '../controlplane/control-plane.ts';
-import { readLockPid, readState, runHostDaemon, stopHostDaemon, type HostState } from '../controlplane/host-daemon.ts';
+import { readLockPid, readState, runHostDaemon, stopDaemon, type HostState } from '../controlplane/daemon.ts';
 import { isAlive } from '../controlplane/pids.ts';
+import { runInBackground, supervisedCommand } from './background.ts';
 import { CliError, say } from './output.ts';
-
-const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 
 export function defaultHostDir(): string {
   return process.env['KUBENEST_HOST_DIR'] ?? join(process.env['XDG_DATA_HOME'] ?? join(homedir(), '.local', 'share'), 'kubenest', 'host');
@@ -66,31 +62,16 @@ export function hostCommand(): Command {
     .option('--nodes <n>', '', parseCount, 1)
     .option('--port <port>', '', parsePort)
     .action(async (options) => {
-      const stamp = (line: string): void => console.log(`${new Date().toISOString()} ${line}`);
-      // `host up` disconnects once the cluster is ready; after that the log file is the only reader.
-      const tell = (message: object): void => { if (process.connected) process.send?.(message); };
       const binaries = await resolveBinaries({ binDir: options.binDir });
-      try {
-        const code = await runHostDaemon(
-          { dataDir: options.dataDir, binaries, nodes: options.nodes, apiserverPort: options.port },
-          {
-            progress: (line) => { stamp(line); tell({ type: 'progress', line }); },
-            ready: (state) => { stamp(`ready: ${state.server}`); tell({ type: 'ready', state }); },
-          },
-        );
-        process.exit(code);
-      } catch (error) {
-        stamp(`failed: ${(error as Error).message}`);
-        tell({ type: 'failed', message: (error as Error).message });
-        process.exit(1);
-      }
+      await supervisedCommand((events) => runHostDaemon(
+        { dataDir: options.dataDir, binaries, nodes: options.nodes, apiserverPort: options.port }, events));
     });
 
   host.command('down')
     .description('stop the host cluster; its objects stay in the data dir for the next `host up`')
     .option(...dataDirOption)
     .action(async (options) => {
-      const result = await stopHostDaemon(options.dataDir, say);
+      const result = await stopDaemon(options.dataDir, say);
       say(result === 'stopped' ? 'host cluster stopped' : `no host cluster is running from ${resolve(options.dataDir)}`);
     });
 
@@ -108,32 +89,10 @@ export function hostCommand(): Command {
 }
 
 async function startInBackground(dataDir: string, binDir: string, nodes: number, port: number | undefined): Promise<void> {
-  const layout = clusterLayout(dataDir);
-  mkdirSync(layout.logsDir, { recursive: true, mode: 0o700 });
-  const logFile = join(layout.logsDir, 'kubenest.log');
-  const log = openSync(logFile, 'a', 0o600);
-  const args = [MAIN, 'host', 'run', '--data-dir', dataDir, '--bin-dir', binDir, '--nodes', String(nodes)];
+  const args = ['host', 'run', '--data-dir', dataDir, '--bin-dir', binDir, '--nodes', String(nodes)];
   if (port !== undefined) args.push('--port', String(port));
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log, 'ipc'] });
-  closeSync(log);
-  // Ctrl-C while waiting: the background supervisor must not outlive an aborted `host up`.
-  const abort = (): void => { child.kill('SIGTERM'); };
-  process.once('SIGINT', abort);
-  process.once('SIGTERM', abort);
-  const outcome = await new Promise<{ ok: true; state: HostState } | { ok: false; message: string }>((resolvePromise) => {
-    child.on('message', (message: { type: string; line?: string; state?: HostState; message?: string }) => {
-      if (message.type === 'progress' && message.line) say(message.line);
-      if (message.type === 'ready' && message.state) resolvePromise({ ok: true, state: message.state });
-      if (message.type === 'failed') resolvePromise({ ok: false, message: message.message ?? 'unknown error' });
-    });
-    child.on('exit', (code, signal) => resolvePromise({ ok: false, message: `the supervisor exited (${signal ?? `code ${code}`}) before the cluster was ready; log: ${logFile}` }));
-  });
-  process.off('SIGINT', abort);
-  process.off('SIGTERM', abort);
-  if (!outcome.ok) throw new CliError(outcome.message);
-  child.disconnect();
-  child.unref();
-  printReady(outcome.state, dataDir, false);
+  const state = await runInBackground<HostState>(args, clusterLayout(dataDir).logsDir);
+  printReady(state, dataDir, false);
 }
 
 function printReady(state: HostState, dataDir: string, foreground: boolean): void {

@@ -4,8 +4,11 @@ import { BinariesError } from '../controlplane/binaries.ts';
 import { ControlPlaneError } from '../controlplane/components.ts';
 import { ComponentStartError } from '../controlplane/supervisor.ts';
 import { KubeconfigError } from '@kubenest/kube';
+import { ConfigError } from '../config/validate.ts';
+import { ValuesError } from '../config/values.ts';
 import { binariesCommand } from './binaries.ts';
 import { hostCommand } from './host.ts';
+import { vclusterCommands } from './vcluster.ts';
 import { CliError } from './output.ts';
 
 const program = new Command('kubenest')
@@ -13,6 +16,7 @@ const program = new Command('kubenest')
   .version('0.1.0');
 
 program.addCommand(hostCommand());
+for (const command of vclusterCommands()) program.addCommand(command, command.name() === 'vcluster-run' ? { hidden: true } : {});
 program.addCommand(binariesCommand());
 
 // Commands built on their own do not inherit settings; every level should point at --help.
@@ -22,7 +26,7 @@ const withHelpHint = (command: PlainCommand): void => {
 };
 withHelpHint(program as unknown as PlainCommand);
 
-const known = [CliError, BinariesError, ControlPlaneError, ComponentStartError, KubeconfigError];
+const known = [CliError, BinariesError, ControlPlaneError, ComponentStartError, KubeconfigError, ConfigError, ValuesError];
 
 try {
   await program.parseAsync(process.argv);

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Binaries } from './binaries.ts';
 import { writeFileAtomic } from './files.ts';
 import { ControlPlaneError } from './components.ts';
+import type { RunningControlPlane} from './control-plane.ts';
 import { clusterLayout, prepareDataDir, type ClusterLayout } from './control-plane.ts';
 import { HostCluster } from './host-cluster.ts';
 import { isAlive, reapRecorded } from './pids.ts';
@@ -66,25 +67,28 @@ export function readState(layout: ClusterLayout): HostState | undefined {
 }
 
 /**
- * Runs a host cluster until SIGINT/SIGTERM/SIGHUP, then stops every component. Holds the data
- * dir's lock throughout. Resolves with the exit code the process should end with.
+ * Runs a control plane under this process until SIGINT/SIGTERM/SIGHUP, then stops it. Holds the
+ * data dir's lock throughout; a bug (uncaught exception) also stops everything. Resolves with
+ * the exit code the process should end with.
  */
-export async function runHostDaemon(
-  options: { dataDir: string; binaries: Binaries; nodes: number; apiserverPort?: number | undefined },
-  events: DaemonEvents,
+export async function runSupervised<S extends { components: ComponentStatus[] }>(
+  layout: ClusterLayout,
+  label: string,
+  start: () => Promise<{ plane: RunningControlPlane; state: () => S; stop?: () => Promise<void> }>,
+  events: { progress(line: string): void; ready(state: S): void },
 ): Promise<number> {
-  const layout = clusterLayout(options.dataDir);
   prepareDataDir(layout);
   const release = acquireLock(layout);
-  let cluster: HostCluster | undefined;
+  let started: Awaited<ReturnType<typeof start>> | undefined;
   let stopping: Promise<number> | undefined;
   const stop = (reason: string): Promise<number> => {
     stopping ??= (async () => {
-      events.progress(`stopping the host cluster (${reason})`);
-      await cluster?.stop();
+      events.progress(`stopping ${label} (${reason})`);
+      await started?.stop?.();
+      await started?.plane.stop();
       rmSync(layout.stateFile, { force: true });
       release();
-      events.progress('host cluster stopped');
+      events.progress(`${label} stopped`);
       return 0;
     })();
     return stopping;
@@ -103,22 +107,12 @@ export async function runHostDaemon(
   try {
     const reaped = await reapRecorded(layout.pidsFile);
     if (reaped.length > 0) events.progress(`ended processes left by an earlier run that was killed: ${reaped.join(', ')}`);
-    const startedAt = new Date().toISOString();
-    cluster = await HostCluster.start({
-      dataDir: layout.dataDir, binaries: options.binaries, nodes: options.nodes,
-      apiserverPort: options.apiserverPort, restartComponents: true,
-      progress: (line) => events.progress(line),
-    });
+    started = await start();
     if (stopping) return await stopping;
-    const running = cluster;
-    const readyAt = new Date().toISOString();
-    const state = (): HostState => ({
-      supervisorPid: process.pid, server: running.server, kubeconfig: running.kubeconfig, nodes: running.nodeNames,
-      startedAt, readyAt, components: running.status(),
-    });
+    const { plane, state } = started;
     const persist = (): void => { void writeFileAtomic(layout.stateFile, JSON.stringify(state(), null, 2) + '\n', 0o600); };
-    running.supervisor.on('exit', persist);
-    running.supervisor.on('restart', persist);
+    plane.supervisor.on('exit', persist);
+    plane.supervisor.on('restart', persist);
     await writeFileAtomic(layout.stateFile, JSON.stringify(state(), null, 2) + '\n', 0o600);
     events.ready(state());
     return await stopped;
@@ -128,12 +122,34 @@ export async function runHostDaemon(
   }
 }
 
-/** Asks the supervisor of a data dir to stop and waits for it; ends leftovers if it was killed. */
-export async function stopHostDaemon(dataDir: string, progress: (line: string) => void, timeoutMs = 90_000): Promise<'stopped' | 'not-running'> {
+/** Runs a host cluster until it is signalled to stop (see runSupervised). */
+export async function runHostDaemon(
+  options: { dataDir: string; binaries: Binaries; nodes: number; apiserverPort?: number | undefined },
+  events: DaemonEvents,
+): Promise<number> {
+  const layout = clusterLayout(options.dataDir);
+  return runSupervised(layout, 'the host cluster', async () => {
+    const startedAt = new Date().toISOString();
+    const cluster = await HostCluster.start({
+      dataDir: layout.dataDir, binaries: options.binaries, nodes: options.nodes,
+      apiserverPort: options.apiserverPort, restartComponents: true,
+      progress: (line) => events.progress(line),
+    });
+    const readyAt = new Date().toISOString();
+    const state = (): HostState => ({
+      supervisorPid: process.pid, server: cluster.server, kubeconfig: cluster.kubeconfig, nodes: cluster.nodeNames,
+      startedAt, readyAt, components: cluster.status(),
+    });
+    return { plane: cluster, state };
+  }, events);
+}
+
+/** Asks the supervisor of a data dir (host or virtual cluster) to stop and waits for it; ends leftovers if it was killed. */
+export async function stopDaemon(dataDir: string, progress: (line: string) => void, timeoutMs = 90_000): Promise<'stopped' | 'not-running'> {
   const layout = clusterLayout(dataDir);
   const pid = readLockPid(layout);
   if (pid !== undefined && isAlive(pid)) {
-    progress(`stopping the host cluster in ${layout.dataDir} (supervisor pid ${pid})`);
+    progress(`stopping the supervisor of ${layout.dataDir} (pid ${pid})`);
     process.kill(pid, 'SIGTERM');
     const deadline = Date.now() + timeoutMs;
     while (isAlive(pid) && Date.now() < deadline) await sleep(100);

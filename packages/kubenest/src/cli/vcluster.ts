@@ -1,0 +1,191 @@
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Command } from '@commander-js/extra-typings';
+import { KubeClient, KubeconfigError, isAlreadyExists, loadRestConfig, CORE } from '@kubenest/kube';
+import { loadValues } from '../config/values.ts';
+import { validateValues } from '../config/validate.ts';
+import { resolveBinaries } from '../controlplane/binaries.ts';
+import { clusterLayout } from '../controlplane/control-plane.ts';
+import { readLockPid, readState, runSupervised, stopDaemon } from '../controlplane/daemon.ts';
+import { isAlive } from '../controlplane/pids.ts';
+import {
+  deleteHostObjects, detectServiceCidr, readSpec, startVirtualCluster, writeSpec, type VirtualClusterSpec, type VirtualClusterState,
+} from '../controlplane/virtual-cluster.ts';
+import { runInBackground, supervisedCommand } from './background.ts';
+import { CliError, say } from './output.ts';
+
+const NAME = /^[a-z0-9]([-a-z0-9]{0,50}[a-z0-9])?$/;
+
+export function vclustersRoot(): string {
+  return process.env['KUBENEST_VCLUSTERS_DIR'] ?? join(process.env['XDG_DATA_HOME'] ?? join(homedir(), '.local', 'share'), 'kubenest', 'vclusters');
+}
+
+function dataDirOf(name: string): string {
+  if (!NAME.test(name)) {
+    throw new CliError(`"${name}" is not a valid virtual cluster name: use at most 52 lower-case letters, digits and "-", starting and ending with a letter or digit`);
+  }
+  return join(vclustersRoot(), name);
+}
+
+function existing(name: string): { dataDir: string; spec: VirtualClusterSpec } {
+  const dataDir = dataDirOf(name);
+  const spec = readSpec(dataDir);
+  if (!spec) throw new CliError(`no virtual cluster named "${name}" (see \`kubenest list\`)`);
+  return { dataDir, spec };
+}
+
+function hostClient(kubeconfig: string | undefined, context: string | undefined): KubeClient {
+  try {
+    return new KubeClient(loadRestConfig({ ...(kubeconfig ? { kubeconfig } : {}), ...(context ? { context } : {}) }));
+  } catch (error) {
+    if (error instanceof KubeconfigError) throw new CliError(`${error.message}\n  (the host cluster is taken from --kubeconfig/--context, else KUBECONFIG or ~/.kube/config; \`kubenest host up\` makes a local one)`);
+    throw error;
+  }
+}
+
+/** The virtual-cluster commands, for the top-level program (typed loosely: each has its own arguments). */
+export function vclusterCommands(): Command<unknown[], Record<string, unknown>>[] {
+  const create = new Command('create')
+    .description('create a virtual cluster on a host cluster and start it (in the background)')
+    .argument('<name>', 'the virtual cluster\'s name (a DNS label)')
+    .option('-n, --namespace <ns>', 'host namespace to sync into (default: vcluster-NAME; created if missing)')
+    .option('-f, --values <file...>', 'vcluster.yaml-style values files or http(s) URLs, merged in order as Helm does')
+    .option('--kubeconfig <file>', 'the host cluster\'s kubeconfig (default: KUBECONFIG, then ~/.kube/config)')
+    .option('--context <name>', 'context in that kubeconfig (default: its current context)')
+    .option('--bin-dir <dir>', 'directory holding the Kubernetes binaries (env KUBENEST_BIN_DIR)')
+    .action(async (name, options) => {
+      const dataDir = dataDirOf(name);
+      if (readSpec(dataDir)) throw new CliError(`a virtual cluster named "${name}" already exists; use it (\`kubenest connect ${name}\`) or delete it first`);
+      const { sources, merged } = await loadValues(options.values ?? []);
+      validateValues(sources);
+      const hostNamespace = options.namespace ?? `vcluster-${name}`;
+      const kubeconfigPath = resolve(options.kubeconfig ?? process.env['KUBECONFIG']?.split(':')[0] ?? join(homedir(), '.kube', 'config'));
+      const host = hostClient(kubeconfigPath, options.context);
+      try {
+        try {
+          await host.rest.get('/version', { timeoutMs: 10_000 });
+        } catch (error) {
+          throw new CliError(`cannot reach the host cluster at ${host.rest.config.server} (${(error as Error).message}); start one with \`kubenest host up\` or pass --kubeconfig/--context`);
+        }
+        let createdNamespace = false;
+        try {
+          await host.resourceFor(CORE['namespaces']!).create({ metadata: { name: hostNamespace } });
+          createdNamespace = true;
+        } catch (error) {
+          if (!isAlreadyExists(error)) throw error;
+        }
+        const serviceCidr = await detectServiceCidr(host, hostNamespace);
+        say(`host ${host.rest.config.server}, namespace ${hostNamespace}${createdNamespace ? ' (created)' : ''}, service range ${serviceCidr}`);
+        const binaries = await resolveBinaries({ binDir: options.binDir, progress: say });
+        await writeSpec(dataDir, {
+          name, hostNamespace, hostKubeconfig: kubeconfigPath, hostContext: options.context, createdNamespace, serviceCidr,
+          values: merged, createdAt: new Date().toISOString(),
+        });
+        const state = await runInBackground<VirtualClusterState>(['vcluster-run', name, '--bin-dir', binaries.dir], clusterLayout(dataDir).logsDir);
+        console.log([
+          '',
+          `virtual cluster "${name}" ready: ${state.server} (syncing into ${hostNamespace})`,
+          '',
+          'use it with kubectl:',
+          `  export KUBECONFIG=${state.kubeconfig}`,
+          '  kubectl get namespaces',
+          '',
+          `list: kubenest list    delete: kubenest delete ${name}    logs: kubenest logs ${name}`,
+        ].join('\n'));
+      } finally {
+        await host.close();
+      }
+    });
+
+  const runCommand = new Command('vcluster-run')
+    .argument('<name>')
+    .requiredOption('--bin-dir <dir>')
+    .action(async (name, options) => {
+      const { dataDir, spec } = existing(name);
+      const binaries = await resolveBinaries({ binDir: options.binDir });
+      await supervisedCommand<VirtualClusterState>((events) =>
+        runSupervised(clusterLayout(dataDir), `virtual cluster ${name}`, () => startVirtualCluster(spec, dataDir, binaries, (line) => events.progress(line)), events));
+    });
+
+  const list = new Command('list')
+    .description('list virtual clusters: name, host namespace, status, age')
+    .option('--json', 'print as JSON')
+    .action((options) => {
+      const root = vclustersRoot();
+      const rows = (existsSync(root) ? readdirSync(root) : []).flatMap((name) => {
+        const dataDir = join(root, name);
+        const spec = readSpec(dataDir);
+        if (!spec) return [];
+        const layout = clusterLayout(dataDir);
+        const pid = readLockPid(layout);
+        const state = readState(layout) as unknown as VirtualClusterState | undefined;
+        const running = pid !== undefined && isAlive(pid);
+        const restarts = state?.components.reduce((sum, c) => sum + c.restarts, 0) ?? 0;
+        const down = state?.components.filter((c) => c.state !== 'running').map((c) => c.name) ?? [];
+        const status = !running ? 'stopped' : !state ? 'starting' : down.length ? `degraded (${down.join(', ')})` : 'running';
+        return [{ name, hostNamespace: spec.hostNamespace, status, restarts, age: age(spec.createdAt) }];
+      });
+      if (options.json) {
+        console.log(JSON.stringify(rows, null, 2));
+        return;
+      }
+      if (rows.length === 0) {
+        console.log('no virtual clusters (create one with `kubenest create NAME`)');
+        return;
+      }
+      console.log(`${'NAME'.padEnd(20)} ${'HOST NAMESPACE'.padEnd(24)} ${'STATUS'.padEnd(24)} ${'RESTARTS'.padEnd(9)} AGE`);
+      for (const r of rows) console.log(`${r.name.padEnd(20)} ${r.hostNamespace.padEnd(24)} ${r.status.padEnd(24)} ${String(r.restarts).padEnd(9)} ${r.age}`);
+    });
+
+  const connect = new Command('connect')
+    .description('print the kubeconfig of a virtual cluster, or how to use it')
+    .argument('<name>')
+    .option('--print', 'print the kubeconfig itself (to redirect into a file)')
+    .action((name, options) => {
+      const { dataDir } = existing(name);
+      const kubeconfig = clusterLayout(dataDir).kubeconfig;
+      if (options.print) process.stdout.write(readFileSync(kubeconfig, 'utf8'));
+      else console.log(`export KUBECONFIG=${kubeconfig}`);
+    });
+
+  const remove = new Command('delete')
+    .description('stop a virtual cluster and delete everything it created on the host (a host namespace that existed before is kept)')
+    .argument('<name>')
+    .action(async (name) => {
+      const { dataDir, spec } = existing(name);
+      await stopDaemon(dataDir, say);
+      const host = hostClient(spec.hostKubeconfig, spec.hostContext);
+      try {
+        await deleteHostObjects(host, spec);
+      } catch (error) {
+        throw new CliError(`stopped "${name}", but could not clean up the host (${(error as Error).message}); its data dir ${dataDir} is kept, run \`kubenest delete ${name}\` again once the host is reachable`);
+      } finally {
+        await host.close();
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+      say(`virtual cluster "${name}" deleted${spec.createdNamespace ? ` (and host namespace ${spec.hostNamespace})` : ''}`);
+    });
+
+  const logs = new Command('logs')
+    .description('print a virtual cluster\'s logs (the supervisor and syncer by default)')
+    .argument('<name>')
+    .option('--component <component>', 'kine, kube-apiserver or kube-controller-manager')
+    .action((name, options) => {
+      const { dataDir } = existing(name);
+      const file = join(clusterLayout(dataDir).logsDir, `${options.component ?? 'kubenest'}.log`);
+      if (!existsSync(file)) throw new CliError(`no log ${file}${options.component ? ' (components: kine, kube-apiserver, kube-controller-manager)' : ''}`);
+      process.stdout.write(readFileSync(file, 'utf8'));
+    });
+
+  return [create, runCommand, list, connect, remove, logs];
+}
+
+function age(since: string): string {
+  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(since)) / 1000));
+  if (seconds < 120) return `${seconds}s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
+  if (seconds < 172800) return `${Math.round(seconds / 3600)}h`;
+  return `${Math.round(seconds / 86400)}d`;
+}
+

@@ -1,0 +1,190 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { CORE, KubeClient, LeaderElector, isAlreadyExists, isNotFound, loadKubeconfig, loadRestConfig, type KubeObject } from '@kubenest/kube';
+import { MetadataTranslator, NameTranslator, ObjectWriter, SyncController, type SyncContext } from '@kubenest/sync';
+import type { Values } from '../config/values.ts';
+import { configMapSyncer } from '../syncers/configmaps/syncer.ts';
+import type { Binaries } from './binaries.ts';
+import { ControlPlaneError } from './components.ts';
+import { writeFileAtomic } from './files.ts';
+import type { ComponentStatus } from './supervisor.ts';
+import { VirtualControlPlane } from './virtual-control-plane.ts';
+
+/** What `kubenest create` decided, stored as vcluster.json in the virtual cluster's data dir. */
+export interface VirtualClusterSpec {
+  name: string;
+  hostNamespace: string;
+  /** The host kubeconfig file and context the virtual cluster syncs to. */
+  hostKubeconfig: string;
+  hostContext?: string | undefined;
+  /** Whether `create` made the host namespace (then `delete` removes it). */
+  createdNamespace: boolean;
+  serviceCidr: string;
+  values: Values;
+  createdAt: string;
+}
+
+export interface VirtualClusterState {
+  supervisorPid: number;
+  name: string;
+  hostNamespace: string;
+  server: string;
+  kubeconfig: string;
+  startedAt: string;
+  readyAt: string;
+  leading: boolean;
+  components: ComponentStatus[];
+}
+
+export function specFile(dataDir: string): string {
+  return join(dataDir, 'vcluster.json');
+}
+
+export function readSpec(dataDir: string): VirtualClusterSpec | undefined {
+  const file = specFile(dataDir);
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as VirtualClusterSpec;
+  } catch (error) {
+    throw new ControlPlaneError(`${file} is not valid JSON (${(error as Error).message}); delete the virtual cluster and create it again`);
+  }
+}
+
+export async function writeSpec(dataDir: string, spec: VirtualClusterSpec): Promise<void> {
+  await writeFileAtomic(specFile(dataDir), JSON.stringify(spec, null, 2) + '\n', 0o600);
+}
+
+function setting(values: Values, path: string[]): unknown {
+  return path.reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], values);
+}
+
+/**
+ * A running virtual cluster: its control plane, the admin kubeconfig stored on the host as
+ * Secret `vc-NAME` (as vCluster does), and the syncers, which run only while this process holds
+ * the host Lease `vcluster-NAME-controller`.
+ */
+export async function startVirtualCluster(
+  spec: VirtualClusterSpec,
+  dataDir: string,
+  binaries: Binaries,
+  progress: (line: string) => void,
+): Promise<{ plane: VirtualControlPlane; state: () => VirtualClusterState; stop: () => Promise<void> }> {
+  const startedAt = new Date().toISOString();
+  const plane = await VirtualControlPlane.start({ name: spec.name, dataDir, binaries, serviceCidr: spec.serviceCidr, progress, restartComponents: true });
+  const host = new KubeClient(loadRestConfig({ kubeconfig: spec.hostKubeconfig, context: spec.hostContext }), { qps: 200, burst: 400 });
+  const virtual = new KubeClient(loadKubeconfig(plane.kubeconfig), { qps: 1000, burst: 2000 });
+  const names = new NameTranslator(spec.name, spec.hostNamespace);
+  const ctx: SyncContext = {
+    virtual, host, writer: new ObjectWriter({ host, virtual }),
+    vclusterName: spec.name, hostNamespace: spec.hostNamespace, names, meta: new MetadataTranslator(spec.name, spec.hostNamespace),
+  };
+  await storeKubeconfigSecret(host, spec, readFileSync(plane.kubeconfig, 'utf8'));
+
+  const controllers: SyncController[] = [];
+  if (setting(spec.values, ['sync', 'toHost', 'configMaps', 'enabled']) !== false) {
+    const all = setting(spec.values, ['sync', 'toHost', 'configMaps', 'all']) === true;
+    controllers.push(new SyncController(ctx, configMapSyncer({ all }), {
+      onError: (key, error) => progress(`configmap ${key}: ${(error as Error).message}`),
+    }));
+  }
+
+  const stopElection = new AbortController();
+  let leading = false;
+  let firstSync: () => void = () => {};
+  const synced = new Promise<void>((resolve) => { firstSync = resolve; });
+  const elector = new LeaderElector(host.rest, {
+    namespace: spec.hostNamespace, name: names.leaderLeaseName(), identity: `${hostname()}-${process.pid}`,
+    onStartedLeading: async (signal) => {
+      leading = true;
+      progress(`${spec.name}: leading; starting ${controllers.length} syncer(s)`);
+      await Promise.all(controllers.map((c) => c.start(signal)));
+      firstSync();
+      signal.addEventListener('abort', () => { leading = false; });
+    },
+    onStoppedLeading: () => progress(`${spec.name}: no longer leading; syncers stopped`),
+  });
+  const election = elector.run(stopElection.signal);
+  await synced;
+  progress(`${spec.name}: syncers ready`);
+  const readyAt = new Date().toISOString();
+  return {
+    plane,
+    state: () => ({
+      supervisorPid: process.pid, name: spec.name, hostNamespace: spec.hostNamespace, server: plane.server, kubeconfig: plane.kubeconfig,
+      startedAt, readyAt, leading, components: plane.status(),
+    }),
+    stop: async () => {
+      await Promise.all(controllers.map((c) => c.stop()));
+      stopElection.abort();
+      await election;
+      await host.close();
+      await virtual.close();
+    },
+  };
+}
+
+async function storeKubeconfigSecret(host: KubeClient, spec: VirtualClusterSpec, kubeconfig: string): Promise<void> {
+  const secrets = host.resourceFor<KubeObject>(CORE['secrets']!);
+  const name = new NameTranslator(spec.name, spec.hostNamespace).kubeconfigSecretName();
+  const secret: KubeObject = {
+    metadata: { name, namespace: spec.hostNamespace, labels: { 'vcluster.loft.sh/managed-by': spec.name } },
+    type: 'Opaque',
+    data: { config: Buffer.from(kubeconfig).toString('base64') },
+  };
+  try {
+    await secrets.create(secret);
+  } catch (error) {
+    if (!isAlreadyExists(error)) throw error;
+    const current = await secrets.get(name, { namespace: spec.hostNamespace });
+    await secrets.update({ ...current, data: secret['data'] });
+  }
+}
+
+/** Objects of a virtual cluster on the host, by the marker label; removed by `kubenest delete`. */
+export async function deleteHostObjects(host: KubeClient, spec: VirtualClusterSpec): Promise<void> {
+  const selector = `vcluster.loft.sh/managed-by=${spec.name}`;
+  for (const ref of [CORE['configmaps']!, CORE['secrets']!, CORE['services']!, CORE['endpoints']!, CORE['pods']!]) {
+    await host.resourceFor(ref).deleteCollection({ namespace: spec.hostNamespace, labelSelector: selector });
+  }
+  for (const [ref, name] of [[CORE['leases']!, new NameTranslator(spec.name, spec.hostNamespace).leaderLeaseName()]] as const) {
+    try {
+      await host.resourceFor(ref).delete(name, { namespace: spec.hostNamespace });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+  if (spec.createdNamespace) {
+    try {
+      await host.resourceFor(CORE['namespaces']!).delete(spec.hostNamespace);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+}
+
+/**
+ * The host's service range, which the virtual apiserver must share (virtual Services take the
+ * host's ClusterIPs). Read from the ServiceCIDR API where the host has it (1.33+), else from the
+ * error a Service with an out-of-range ClusterIP gets, as vCluster first did.
+ */
+export async function detectServiceCidr(host: KubeClient, namespace: string): Promise<string> {
+  try {
+    const cidr = await host.rest.get<{ spec?: { cidrs?: string[] } }>('/apis/networking.k8s.io/v1/servicecidrs/kubernetes');
+    const ipv4 = cidr.spec?.cidrs?.find((c) => !c.includes(':'));
+    if (ipv4) return ipv4;
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+  try {
+    await host.resourceFor(CORE['services']!).create({
+      metadata: { generateName: 'kubenest-cidr-probe-', namespace },
+      spec: { clusterIP: '4.4.4.4', ports: [{ port: 80 }] },
+    }, { dryRun: true });
+  } catch (error) {
+    const match = /valid IPs is ([0-9.]+\/\d+)/.exec((error as Error).message);
+    if (match?.[1]) return match[1];
+    throw new ControlPlaneError(`could not detect the host's service range: ${(error as Error).message}`);
+  }
+  throw new ControlPlaneError('could not detect the host\'s service range: the host accepted ClusterIP 4.4.4.4');
+}
