@@ -52,7 +52,7 @@ export function hostCommand(): Command {
         );
         process.exit(code);
       }
-      await startInBackground(dataDir, binaries.dir, options.nodes, options.port);
+      await startHostInBackground(dataDir, binaries.dir, options.nodes, options.port);
     });
 
   // The background process that `host up` starts; not meant to be typed by hand.
@@ -88,11 +88,12 @@ export function hostCommand(): Command {
   return host;
 }
 
-async function startInBackground(dataDir: string, binDir: string, nodes: number, port: number | undefined): Promise<void> {
+export async function startHostInBackground(dataDir: string, binDir: string, nodes: number, port: number | undefined, print = true): Promise<HostState> {
   const args = ['host', 'run', '--data-dir', dataDir, '--bin-dir', binDir, '--nodes', String(nodes)];
   if (port !== undefined) args.push('--port', String(port));
   const state = await runInBackground<HostState>(args, clusterLayout(dataDir).logsDir);
-  printReady(state, dataDir, false);
+  if (print) printReady(state, dataDir, false);
+  return state;
 }
 
 function printReady(state: HostState, dataDir: string, foreground: boolean): void {

@@ -8,6 +8,7 @@ import { ConfigError } from '../config/validate.ts';
 import { ValuesError } from '../config/values.ts';
 import { binariesCommand } from './binaries.ts';
 import { hostCommand } from './host.ts';
+import { upCommand } from './up.ts';
 import { vclusterCommands } from './vcluster.ts';
 import { CliError } from './output.ts';
 
@@ -15,6 +16,7 @@ const program = new Command('kubenest')
   .description('virtual Kubernetes clusters with real control planes, extensible with vCluster-compatible plugins')
   .version('0.1.0');
 
+program.addCommand(upCommand());
 program.addCommand(hostCommand());
 for (const command of vclusterCommands()) program.addCommand(command, command.name() === 'vcluster-run' ? { hidden: true } : {});
 program.addCommand(binariesCommand());

@@ -44,6 +44,78 @@ function hostClient(kubeconfig: string | undefined, context: string | undefined)
   }
 }
 
+export interface CreateOptions {
+  name: string;
+  namespace?: string | undefined;
+  values?: string[] | undefined;
+  kubeconfig?: string | undefined;
+  context?: string | undefined;
+  binDir?: string | undefined;
+}
+
+/** Checks everything a user can get wrong first, then starts the virtual cluster in the background. */
+export async function createVirtualCluster(options: CreateOptions): Promise<VirtualClusterState> {
+  const { name } = options;
+  const dataDir = dataDirOf(name);
+  if (readSpec(dataDir)) throw new CliError(`a virtual cluster named "${name}" already exists; use it (\`kubenest connect ${name}\`) or delete it first`);
+  const { sources, merged } = await loadValues(options.values ?? []);
+  validateValues(sources);
+  const hostNamespace = options.namespace ?? `vcluster-${name}`;
+  const kubeconfigPath = resolve(options.kubeconfig ?? process.env['KUBECONFIG']?.split(':')[0] ?? join(homedir(), '.kube', 'config'));
+  const host = hostClient(kubeconfigPath, options.context);
+  try {
+    try {
+      await host.rest.get('/version', { timeoutMs: 10_000 });
+    } catch (error) {
+      throw new CliError(`cannot reach the host cluster at ${host.rest.config.server} (${(error as Error).message}); start one with \`kubenest host up\` or pass --kubeconfig/--context`);
+    }
+    let createdNamespace = false;
+    try {
+      await host.resourceFor(CORE['namespaces']!).create({ metadata: { name: hostNamespace } });
+      createdNamespace = true;
+    } catch (error) {
+      if (!isAlreadyExists(error)) throw error;
+    }
+    const serviceCidr = await detectServiceCidr(host, hostNamespace);
+    say(`host ${host.rest.config.server}, namespace ${hostNamespace}${createdNamespace ? ' (created)' : ''}, service range ${serviceCidr}`);
+    const binaries = await resolveBinaries({ binDir: options.binDir, progress: say });
+    await writeSpec(dataDir, {
+      name, hostNamespace, hostKubeconfig: kubeconfigPath, hostContext: options.context, createdNamespace, serviceCidr,
+      values: merged, createdAt: new Date().toISOString(),
+    });
+    return await startInBackground(name, binaries.dir);
+  } finally {
+    await host.close();
+  }
+}
+
+/** Starts an existing virtual cluster's supervisor (after `create`, or after a reboot). */
+export function startInBackground(name: string, binDir: string): Promise<VirtualClusterState> {
+  return runInBackground<VirtualClusterState>(['vcluster-run', name, '--bin-dir', binDir], clusterLayout(dataDirOf(name)).logsDir);
+}
+
+export function isRunning(name: string): boolean {
+  const pid = readLockPid(clusterLayout(dataDirOf(name)));
+  return pid !== undefined && isAlive(pid);
+}
+
+export function exists(name: string): boolean {
+  return readSpec(dataDirOf(name)) !== undefined;
+}
+
+export function printVirtualReady(state: VirtualClusterState, name: string): void {
+  console.log([
+    '',
+    `virtual cluster "${name}" ready: ${state.server} (syncing into ${state.hostNamespace})`,
+    '',
+    'use it with kubectl:',
+    `  export KUBECONFIG=${state.kubeconfig}`,
+    '  kubectl get namespaces',
+    '',
+    `list: kubenest list    delete: kubenest delete ${name}    logs: kubenest logs ${name}`,
+  ].join('\n'));
+}
+
 /** The virtual-cluster commands, for the top-level program (typed loosely: each has its own arguments). */
 export function vclusterCommands(): Command<unknown[], Record<string, unknown>>[] {
   const create = new Command('create')
@@ -55,47 +127,8 @@ export function vclusterCommands(): Command<unknown[], Record<string, unknown>>[
     .option('--context <name>', 'context in that kubeconfig (default: its current context)')
     .option('--bin-dir <dir>', 'directory holding the Kubernetes binaries (env KUBENEST_BIN_DIR)')
     .action(async (name, options) => {
-      const dataDir = dataDirOf(name);
-      if (readSpec(dataDir)) throw new CliError(`a virtual cluster named "${name}" already exists; use it (\`kubenest connect ${name}\`) or delete it first`);
-      const { sources, merged } = await loadValues(options.values ?? []);
-      validateValues(sources);
-      const hostNamespace = options.namespace ?? `vcluster-${name}`;
-      const kubeconfigPath = resolve(options.kubeconfig ?? process.env['KUBECONFIG']?.split(':')[0] ?? join(homedir(), '.kube', 'config'));
-      const host = hostClient(kubeconfigPath, options.context);
-      try {
-        try {
-          await host.rest.get('/version', { timeoutMs: 10_000 });
-        } catch (error) {
-          throw new CliError(`cannot reach the host cluster at ${host.rest.config.server} (${(error as Error).message}); start one with \`kubenest host up\` or pass --kubeconfig/--context`);
-        }
-        let createdNamespace = false;
-        try {
-          await host.resourceFor(CORE['namespaces']!).create({ metadata: { name: hostNamespace } });
-          createdNamespace = true;
-        } catch (error) {
-          if (!isAlreadyExists(error)) throw error;
-        }
-        const serviceCidr = await detectServiceCidr(host, hostNamespace);
-        say(`host ${host.rest.config.server}, namespace ${hostNamespace}${createdNamespace ? ' (created)' : ''}, service range ${serviceCidr}`);
-        const binaries = await resolveBinaries({ binDir: options.binDir, progress: say });
-        await writeSpec(dataDir, {
-          name, hostNamespace, hostKubeconfig: kubeconfigPath, hostContext: options.context, createdNamespace, serviceCidr,
-          values: merged, createdAt: new Date().toISOString(),
-        });
-        const state = await runInBackground<VirtualClusterState>(['vcluster-run', name, '--bin-dir', binaries.dir], clusterLayout(dataDir).logsDir);
-        console.log([
-          '',
-          `virtual cluster "${name}" ready: ${state.server} (syncing into ${hostNamespace})`,
-          '',
-          'use it with kubectl:',
-          `  export KUBECONFIG=${state.kubeconfig}`,
-          '  kubectl get namespaces',
-          '',
-          `list: kubenest list    delete: kubenest delete ${name}    logs: kubenest logs ${name}`,
-        ].join('\n'));
-      } finally {
-        await host.close();
-      }
+      const state = await createVirtualCluster({ name, ...options });
+      printVirtualReady(state, name);
     });
 
   const runCommand = new Command('vcluster-run')
