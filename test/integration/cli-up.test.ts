@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { readPids } from '@kubenest/kubenest';
+import { eventually, kubenest, pidAlive, run, tempDir, testBinaries } from '@kubenest/testing';
+
+describe('kubenest up (the main job)', () => {
+  const dir = tempDir('kn-up-');
+  const hostDir = join(dir.path, 'host');
+  const vclustersDir = join(dir.path, 'vclusters');
+  let env: NodeJS.ProcessEnv;
+  const cli = (...args: string[]) => kubenest(args, { env, timeoutMs: 240_000 });
+
+  after(async () => {
+    await cli('delete', 'demo');
+    await cli('host', 'down');
+    dir.remove();
+  });
+
+  it('starts a host and a virtual cluster that kubectl can use, and syncs between them', async () => {
+    env = { ...process.env, KUBENEST_HOST_DIR: hostDir, KUBENEST_VCLUSTERS_DIR: vclustersDir, KUBENEST_BIN_DIR: (await testBinaries()).dir };
+    const up = await cli('up');
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(up.stdout, new RegExp(`export KUBECONFIG=${join(vclustersDir, 'demo', 'kubeconfig')}`));
+    const virtual = (...args: string[]) => run('kubectl', ['--kubeconfig', join(vclustersDir, 'demo', 'kubeconfig'), ...args]);
+    const host = (...args: string[]) => run('kubectl', ['--kubeconfig', join(hostDir, 'kubeconfig'), ...args]);
+    assert.equal((await host('get', 'nodes', '--no-headers')).stdout.trim().split('\n').length, 2);
+    // The commands `up` prints, as a user would type them.
+    assert.equal((await virtual('create', 'configmap', 'hello', '--from-literal=greeting=hi')).code, 0);
+    assert.equal((await virtual('annotate', 'configmap', 'hello', 'vcluster.loft.sh/force-sync=true')).code, 0);
+    await eventually(async () => {
+      const got = await host('get', 'configmap', 'hello-x-default-x-demo', '-n', 'vcluster-demo', '-o', 'jsonpath={.data.greeting}');
+      assert.equal(got.stdout, 'hi', got.stderr);
+    });
+  });
+
+  it('a second up finds both running and changes nothing', async () => {
+    const again = await cli('up');
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /host cluster already running/);
+    assert.match(again.stderr, /virtual cluster "demo" already running/);
+  });
+
+  it('delete and host down leave no process behind', async () => {
+    const pidsOf = (runDir: string): number[] => [
+      Number(readFileSync(join(runDir, 'supervisor.pid'), 'utf8')), ...readPids(join(runDir, 'pids.json')).map((p) => p.pid),
+    ];
+    const pids = [...pidsOf(join(hostDir, 'run')), ...pidsOf(join(vclustersDir, 'demo', 'run'))];
+    assert.equal(pids.length, 10);
+    assert.equal((await cli('delete', 'demo')).code, 0);
+    assert.equal((await cli('host', 'down')).code, 0);
+    assert.deepEqual(pids.filter(pidAlive), []);
+  });
+});
