@@ -1,19 +1,20 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CORE, KubeClient, loadKubeconfig, type KubeObject } from '@kubenest/kube';
-import { HOST_SERVICE_CIDR, VirtualControlPlane, configMapSyncer, type ConfigMap } from '@kubenest/kubenest';
+import { HOST_SERVICE_CIDR, VirtualControlPlane, configMapSyncer, secretSyncer, type ConfigMap, type Secret } from '@kubenest/kubenest';
 import { MetadataTranslator, NameTranslator, ObjectWriter, SyncController } from '@kubenest/sync';
 import { eventually, run, startHostCluster, tempDir, testBinaries, type TestHostCluster } from '@kubenest/testing';
 
 // The sync framework with the ConfigMap syncer between a real host cluster and a real virtual
 // control plane. The CLI that wires this up (`kubenest create`) comes with the rest of issue 4.
-describe('ConfigMap sync (framework + syncer)', () => {
+describe('ConfigMap and Secret sync (framework + syncers)', () => {
   const dir = tempDir('kn-sync-');
   let host: TestHostCluster;
   let plane: VirtualControlPlane;
   let hostClient: KubeClient;
   let virtualClient: KubeClient;
   let controller: SyncController<ConfigMap>;
+  let secrets: SyncController<Secret>;
   const HOST_NS = 'vc-demo';
   const vkubectl = (...args: string[]) => run('kubectl', ['--kubeconfig', plane.kubeconfig, ...args]);
   const hostConfigMap = (name: string): Promise<ConfigMap> => hostClient.resourceFor<ConfigMap>(CORE['configmaps']!).get(name, { namespace: HOST_NS });
@@ -30,9 +31,12 @@ describe('ConfigMap sync (framework + syncer)', () => {
     };
     controller = new SyncController(ctx, configMapSyncer({ all: true }));
     await controller.start();
+    secrets = new SyncController(ctx, secretSyncer({ all: false }));
+    await secrets.start();
   });
   after(async () => {
     await controller?.stop();
+    await secrets?.stop();
     await hostClient?.close();
     await virtualClient?.close();
     await plane?.stop();
@@ -92,5 +96,23 @@ describe('ConfigMap sync (framework + syncer)', () => {
     await controller.drain();
     await assert.rejects(hostConfigMap('theirs-x-default-x-demo'), /404/);
     await assert.rejects(hostConfigMap('kube-root-ca.crt-x-default-x-demo'), /404/);
+  });
+
+  it('syncs only the Secrets it is told to (all: false), and a service-account token Secret becomes Opaque', async () => {
+    const hostSecret = (name: string) => hostClient.resourceFor<Secret>(CORE['secrets']!).get(name, { namespace: HOST_NS });
+    assert.equal((await vkubectl('create', 'secret', 'generic', 'unused', '--from-literal=k=v')).code, 0);
+    assert.equal((await vkubectl('create', 'secret', 'generic', 'forced', '--from-literal=k=v')).code, 0);
+    assert.equal((await vkubectl('annotate', 'secret', 'forced', 'vcluster.loft.sh/force-sync=true')).code, 0);
+    const forced = await eventually(() => hostSecret('forced-x-default-x-demo'));
+    assert.equal(Buffer.from(forced.data?.['k'] ?? '', 'base64').toString(), 'v');
+    await secrets.drain();
+    await assert.rejects(hostSecret('unused-x-default-x-demo'), /404/, 'an unused Secret stays virtual');
+
+    await virtualClient.resourceFor<Secret>(CORE['secrets']!).create({
+      metadata: { name: 'token', namespace: 'default', annotations: { 'kubernetes.io/service-account.name': 'default', 'vcluster.loft.sh/force-sync': 'true' } },
+      type: 'kubernetes.io/service-account-token',
+    });
+    const token = await eventually(() => hostSecret('token-x-default-x-demo'));
+    assert.equal(token.type, 'Opaque');
   });
 });

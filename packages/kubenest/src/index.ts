@@ -13,7 +13,9 @@ export type { ComponentSpec, ComponentStatus } from './controlplane/supervisor.t
 export { VIRTUAL_CONTROLLERS, VirtualControlPlane } from './controlplane/virtual-control-plane.ts';
 export type { VirtualControlPlaneOptions } from './controlplane/virtual-control-plane.ts';
 export { FORCE_SYNC_ANNOTATION, configMapSyncer } from './syncers/configmaps/syncer.ts';
-export type { ConfigMap, ConfigMapSyncerOptions } from './syncers/configmaps/syncer.ts';
+export type { ConfigMap, DataSyncerOptions } from './syncers/configmaps/syncer.ts';
+export { secretSyncer } from './syncers/secrets/syncer.ts';
+export type { Secret } from './syncers/secrets/syncer.ts';
 export { ValuesError, loadValues, mergeValues, readValues } from './config/values.ts';
 export type { Values, ValuesSource } from './config/values.ts';
 export { ConfigError, validateValues } from './config/validate.ts';

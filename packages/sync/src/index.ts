@@ -12,3 +12,4 @@ export type { Side, WriteHook } from './framework/writer.ts';
 export { SyncController } from './framework/controller.ts';
 export type { SyncContext, SyncControllerStats, SyncEvent, Syncer } from './framework/controller.ts';
 export { hostCopy, syncMetadata } from './framework/host-object.ts';
+export { syncMetadataAndMaps } from './framework/data-fields.ts';

@@ -2,9 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CORE, KubeClient, LeaderElector, isAlreadyExists, isNotFound, loadKubeconfig, loadRestConfig, type KubeObject } from '@kubenest/kube';
-import { MetadataTranslator, NameTranslator, ObjectWriter, SyncController, type SyncContext } from '@kubenest/sync';
+import { MetadataTranslator, NameTranslator, ObjectWriter, SyncController, type SyncContext, type Syncer } from '@kubenest/sync';
 import type { Values } from '../config/values.ts';
 import { configMapSyncer } from '../syncers/configmaps/syncer.ts';
+import { secretSyncer } from '../syncers/secrets/syncer.ts';
 import type { Binaries } from './binaries.ts';
 import { ControlPlaneError } from './components.ts';
 import { writeFileAtomic } from './files.ts';
@@ -82,11 +83,15 @@ export async function startVirtualCluster(
   await storeKubeconfigSecret(host, spec, readFileSync(plane.kubeconfig, 'utf8'));
 
   const controllers: SyncController[] = [];
+  const add = (syncer: Syncer<KubeObject>): void => {
+    controllers.push(new SyncController(ctx, syncer, { onError: (key, error) => progress(`${syncer.name} ${key}: ${(error as Error).message}`) }));
+  };
+  // sync.toHost.<kind>.enabled defaults to true for both, `all` to false, as in vCluster.
   if (setting(spec.values, ['sync', 'toHost', 'configMaps', 'enabled']) !== false) {
-    const all = setting(spec.values, ['sync', 'toHost', 'configMaps', 'all']) === true;
-    controllers.push(new SyncController(ctx, configMapSyncer({ all }), {
-      onError: (key, error) => progress(`configmap ${key}: ${(error as Error).message}`),
-    }));
+    add(configMapSyncer({ all: setting(spec.values, ['sync', 'toHost', 'configMaps', 'all']) === true }));
+  }
+  if (setting(spec.values, ['sync', 'toHost', 'secrets', 'enabled']) !== false) {
+    add(secretSyncer({ all: setting(spec.values, ['sync', 'toHost', 'secrets', 'all']) === true }));
   }
 
   const stopElection = new AbortController();
