@@ -20,3 +20,5 @@ export { ValuesError, loadValues, mergeValues, readValues } from './config/value
 export type { Values, ValuesSource } from './config/values.ts';
 export { ConfigError, validateValues } from './config/validate.ts';
 export { PluginSchema, SyncSchema, VClusterValuesSchema } from './config/schema.ts';
+export { serviceSyncer } from './syncers/services/syncer.ts';
+export type { Service } from './syncers/services/syncer.ts';

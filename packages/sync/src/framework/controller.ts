@@ -33,8 +33,17 @@ export interface Syncer<T extends KubeObject = KubeObject> {
   wants?(ctx: SyncContext, virtual: T): boolean;
   /** The host object for a virtual object that has none yet. */
   toHost(ctx: SyncContext, virtual: T): T;
-  /** Brings the two sides together; returns only the objects that must be written. */
-  sync(ctx: SyncContext, event: SyncEvent<T>): { virtual?: T; host?: T };
+  /**
+   * Brings the two sides together; returns only the objects that must be written. `recreateVirtual`
+   * replaces the virtual object (delete, then create) where a field cannot change in place, such
+   * as a Service's ClusterIP.
+   */
+  sync(ctx: SyncContext, event: SyncEvent<T>): { virtual?: T; host?: T; recreateVirtual?: T };
+  /**
+   * Keep the host copy when the virtual object's uid changes (default: delete and recreate it).
+   * For kinds the syncer itself recreates on the virtual side.
+   */
+  readonly keepHostOnUidChange?: boolean;
 }
 
 export interface SyncControllerStats {
@@ -166,7 +175,7 @@ export class SyncController<T extends KubeObject = KubeObject> {
     }
     // The same name, but a different object (deleted and created again): start over.
     const recordedUid = host.metadata?.annotations?.[UID_ANNOTATION];
-    if (recordedUid && recordedUid !== virtual.metadata?.uid) {
+    if (recordedUid && recordedUid !== virtual.metadata?.uid && !this.syncer.keepHostOnUidChange) {
       this.lastSynced.delete(key);
       await this.deleteHost(host);
       this.queue.addAfter(key, 1_000);
@@ -174,6 +183,15 @@ export class SyncController<T extends KubeObject = KubeObject> {
     }
     const last = this.lastSynced.get(key);
     const changes = this.syncer.sync(this.ctx, { virtual, host, virtualOld: last?.virtual, hostOld: last?.host });
+    if (changes.recreateVirtual) {
+      await this.ctx.writer.delete('virtual', resource, virtual.metadata?.namespace, virtual.metadata?.name ?? '', virtual.metadata?.uid);
+      const fresh = structuredClone(changes.recreateVirtual);
+      for (const field of ['uid', 'resourceVersion', 'creationTimestamp', 'managedFields', 'generation'] as const) delete fresh.metadata?.[field];
+      await this.ctx.writer.create('virtual', resource, fresh);
+      this.stats.updated += 1;
+      this.lastSynced.delete(key); // the next reconcile starts from the new object
+      return;
+    }
     let nextVirtual = virtual;
     let nextHost = host;
     if (changes.virtual) {

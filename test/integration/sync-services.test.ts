@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { CORE, KubeClient, loadKubeconfig } from '@kubenest/kube';
+import { HOST_SERVICE_CIDR, VirtualControlPlane, serviceSyncer, type Service } from '@kubenest/kubenest';
+import { MetadataTranslator, NameTranslator, ObjectWriter, SyncController } from '@kubenest/sync';
+import { eventually, run, startHostCluster, tempDir, testBinaries, type TestHostCluster } from '@kubenest/testing';
+
+describe('Service sync', () => {
+  const dir = tempDir('kn-svc-');
+  let host: TestHostCluster;
+  let plane: VirtualControlPlane;
+  let hostClient: KubeClient;
+  let virtualClient: KubeClient;
+  let controller: SyncController<Service>;
+  const HOST_NS = 'vc-svc';
+  const vkubectl = (...args: string[]) => run('kubectl', ['--kubeconfig', plane.kubeconfig, ...args]);
+  const hostService = (name: string) => hostClient.resourceFor<Service>(CORE['services']!).get(name, { namespace: HOST_NS });
+  const virtualService = (name: string) => virtualClient.resourceFor<Service>(CORE['services']!).get(name, { namespace: 'default' });
+
+  before(async () => {
+    host = await startHostCluster({ nodes: 0 });
+    plane = await VirtualControlPlane.start({ name: 'demo', dataDir: `${dir.path}/demo`, binaries: await testBinaries(), serviceCidr: HOST_SERVICE_CIDR });
+    hostClient = new KubeClient(loadKubeconfig(host.kubeconfig), { qps: Infinity });
+    virtualClient = new KubeClient(loadKubeconfig(plane.kubeconfig), { qps: Infinity });
+    await hostClient.resourceFor(CORE['namespaces']!).create({ metadata: { name: HOST_NS } });
+    controller = new SyncController({
+      virtual: virtualClient, host: hostClient, writer: new ObjectWriter({ host: hostClient, virtual: virtualClient }),
+      vclusterName: 'demo', hostNamespace: HOST_NS, names: new NameTranslator('demo', HOST_NS), meta: new MetadataTranslator('demo', HOST_NS),
+    }, serviceSyncer());
+    await controller.start();
+  });
+  after(async () => {
+    await controller?.stop();
+    await hostClient?.close();
+    await virtualClient?.close();
+    await plane?.stop();
+    await host?.dispose();
+    dir.remove();
+  });
+
+  it('creates the host Service with a scoped selector, and gives the virtual Service the host\'s ClusterIP', async () => {
+    assert.equal((await vkubectl('create', 'service', 'clusterip', 'web', '--tcp=80:8080')).code, 0);
+    const copy = await eventually(() => hostService('web-x-default-x-demo'));
+    assert.deepEqual(copy.spec?.selector, { app: 'web', 'vcluster.loft.sh/managed-by': 'demo', 'vcluster.loft.sh/namespace': 'default' });
+    assert.deepEqual(copy.spec?.ports?.map((p) => [p.port, p.targetPort]), [[80, 8080]]);
+    await eventually(async () => assert.equal((await virtualService('web')).spec?.clusterIP, copy.spec?.clusterIP), { timeoutMs: 30_000 });
+    // Recreating the virtual Service (new uid) kept the same host Service.
+    assert.equal((await hostService('web-x-default-x-demo')).metadata?.uid, copy.metadata?.uid);
+    assert.equal(controller.stats.errors, 0);
+  });
+
+  it('syncs port changes both ways and deletes the host Service with the virtual one', async () => {
+    assert.equal((await vkubectl('patch', 'service', 'web', '--type=json', '-p', '[{"op":"replace","path":"/spec/ports/0/port","value":81}]')).code, 0);
+    await eventually(async () => assert.equal((await hostService('web-x-default-x-demo')).spec?.ports?.[0]?.port, 81));
+    await hostClient.resourceFor(CORE['services']!).patch('web-x-default-x-demo', 'json', [{ op: 'replace', path: '/spec/ports/0/targetPort', value: 9090 }], { namespace: HOST_NS });
+    await eventually(async () => assert.equal((await virtualService('web')).spec?.ports?.[0]?.targetPort, 9090));
+    assert.equal((await vkubectl('delete', 'service', 'web')).code, 0);
+    await eventually(async () => assert.rejects(hostService('web-x-default-x-demo'), /404/));
+  });
+
+  it('leaves default/kubernetes alone', async () => {
+    await controller.drain();
+    await assert.rejects(hostService('kubernetes-x-default-x-demo'), /404/);
+  });
+});
