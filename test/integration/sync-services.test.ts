@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CORE, KubeClient, loadKubeconfig } from '@kubenest/kube';
-import { HOST_SERVICE_CIDR, VirtualControlPlane, serviceSyncer, type Service } from '@kubenest/kubenest';
+import { HOST_SERVICE_CIDR, VirtualControlPlane, endpointsSyncer, serviceSyncer, type Endpoints, type Service } from '@kubenest/kubenest';
 import { MetadataTranslator, NameTranslator, ObjectWriter, SyncController } from '@kubenest/sync';
 import { eventually, run, startHostCluster, tempDir, testBinaries, type TestHostCluster } from '@kubenest/testing';
 
@@ -12,6 +12,7 @@ describe('Service sync', () => {
   let hostClient: KubeClient;
   let virtualClient: KubeClient;
   let controller: SyncController<Service>;
+  let endpoints: SyncController<Endpoints>;
   const HOST_NS = 'vc-svc';
   const vkubectl = (...args: string[]) => run('kubectl', ['--kubeconfig', plane.kubeconfig, ...args]);
   const hostService = (name: string) => hostClient.resourceFor<Service>(CORE['services']!).get(name, { namespace: HOST_NS });
@@ -23,14 +24,18 @@ describe('Service sync', () => {
     hostClient = new KubeClient(loadKubeconfig(host.kubeconfig), { qps: Infinity });
     virtualClient = new KubeClient(loadKubeconfig(plane.kubeconfig), { qps: Infinity });
     await hostClient.resourceFor(CORE['namespaces']!).create({ metadata: { name: HOST_NS } });
-    controller = new SyncController({
+    const ctx = {
       virtual: virtualClient, host: hostClient, writer: new ObjectWriter({ host: hostClient, virtual: virtualClient }),
       vclusterName: 'demo', hostNamespace: HOST_NS, names: new NameTranslator('demo', HOST_NS), meta: new MetadataTranslator('demo', HOST_NS),
-    }, serviceSyncer());
+    };
+    controller = new SyncController(ctx, serviceSyncer());
     await controller.start();
+    endpoints = new SyncController(ctx, endpointsSyncer());
+    await endpoints.start();
   });
   after(async () => {
     await controller?.stop();
+    await endpoints?.stop();
     await hostClient?.close();
     await virtualClient?.close();
     await plane?.stop();
@@ -61,5 +66,30 @@ describe('Service sync', () => {
   it('leaves default/kubernetes alone', async () => {
     await controller.drain();
     await assert.rejects(hostService('kubernetes-x-default-x-demo'), /404/);
+  });
+
+  it('syncs the Endpoints of a Service without a selector, translating pod references, and leaves selector Services to the host', async () => {
+    await virtualClient.resourceFor(CORE['services']!).create({ metadata: { name: 'external', namespace: 'default' }, spec: { ports: [{ port: 5432 }] } });
+    // Until Service creation goes through kubenest's proxy (as in vCluster), the virtual Service is
+    // recreated with the host's ClusterIP, and the virtual controller manager deletes the Endpoints
+    // of a deleted Service: create them once the swap is done.
+    const hostIp = (await eventually(() => hostService('external-x-default-x-demo'))).spec?.clusterIP;
+    await eventually(async () => assert.equal((await virtualService('external')).spec?.clusterIP, hostIp), { timeoutMs: 30_000 });
+    await virtualClient.resourceFor<Endpoints>(CORE['endpoints']!).create({
+      metadata: { name: 'external', namespace: 'default' },
+      subsets: [{ addresses: [{ ip: '10.1.2.3', targetRef: { kind: 'Pod', name: 'db-0', namespace: 'default', uid: 'virtual-uid' } }], ports: [{ port: 5432 }] }],
+    });
+    const hostEndpoints = () => hostClient.resourceFor<Endpoints>(CORE['endpoints']!).get('external-x-default-x-demo', { namespace: HOST_NS });
+    const copy = await eventually(hostEndpoints, { timeoutMs: 30_000 });
+    assert.deepEqual(copy.subsets?.[0]?.addresses, [{ ip: '10.1.2.3', targetRef: { kind: 'Pod', name: 'db-0-x-default-x-demo', namespace: HOST_NS } }]);
+
+    assert.equal((await vkubectl('create', 'service', 'clusterip', 'selected', '--tcp=80:80')).code, 0);
+    await eventually(() => hostService('selected-x-default-x-demo'));
+    await endpoints.drain();
+    const written = await hostClient.resourceFor<Endpoints>(CORE['endpoints']!).list({ namespace: HOST_NS });
+    // The host's endpoints controller copies the Service's labels, markers included; only what
+    // kubenest writes carries the object-name annotation.
+    const ours = written.items.filter((e) => e.metadata?.annotations?.['vcluster.loft.sh/object-name']).map((e) => e.metadata?.name);
+    assert.deepEqual(ours, ['external-x-default-x-demo'], 'Endpoints of selector Services are the host\'s to make');
   });
 });

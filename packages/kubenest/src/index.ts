@@ -22,3 +22,5 @@ export { ConfigError, validateValues } from './config/validate.ts';
 export { PluginSchema, SyncSchema, VClusterValuesSchema } from './config/schema.ts';
 export { serviceSyncer } from './syncers/services/syncer.ts';
 export type { Service } from './syncers/services/syncer.ts';
+export { endpointsSyncer } from './syncers/endpoints/syncer.ts';
+export type { Endpoints } from './syncers/endpoints/syncer.ts';

@@ -7,6 +7,7 @@ import type { Values } from '../config/values.ts';
 import { configMapSyncer } from '../syncers/configmaps/syncer.ts';
 import { secretSyncer } from '../syncers/secrets/syncer.ts';
 import { serviceSyncer } from '../syncers/services/syncer.ts';
+import { endpointsSyncer } from '../syncers/endpoints/syncer.ts';
 import type { Binaries } from './binaries.ts';
 import { ControlPlaneError } from './components.ts';
 import { writeFileAtomic } from './files.ts';
@@ -92,6 +93,7 @@ export async function startVirtualCluster(
     add(configMapSyncer({ all: setting(spec.values, ['sync', 'toHost', 'configMaps', 'all']) === true }));
   }
   if (setting(spec.values, ['sync', 'toHost', 'services', 'enabled']) !== false) add(serviceSyncer());
+  if (setting(spec.values, ['sync', 'toHost', 'endpoints', 'enabled']) !== false) add(endpointsSyncer());
   if (setting(spec.values, ['sync', 'toHost', 'secrets', 'enabled']) !== false) {
     add(secretSyncer({ all: setting(spec.values, ['sync', 'toHost', 'secrets', 'all']) === true }));
   }

@@ -30,7 +30,7 @@ export interface Syncer<T extends KubeObject = KubeObject> {
   /** A namespaced kind, the same on both sides. */
   readonly resource: ResourceRef;
   /** Whether this virtual object belongs on the host at all (default: yes). */
-  wants?(ctx: SyncContext, virtual: T): boolean;
+  wants?(ctx: SyncContext, virtual: T): boolean | Promise<boolean>;
   /** The host object for a virtual object that has none yet. */
   toHost(ctx: SyncContext, virtual: T): T;
   /**
@@ -44,6 +44,10 @@ export interface Syncer<T extends KubeObject = KubeObject> {
    * For kinds the syncer itself recreates on the virtual side.
    */
   readonly keepHostOnUidChange?: boolean;
+  /** Reconcile every virtual object this often, for decisions that depend on other objects. */
+  readonly resyncMs?: number;
+  /** Other virtual kinds whose changes requeue the object of the same namespace and name. */
+  readonly requeueOn?: ResourceRef[];
 }
 
 export interface SyncControllerStats {
@@ -72,6 +76,7 @@ export class SyncController<T extends KubeObject = KubeObject> {
   /** What each side looked like after the last successful sync, per virtual key. */
   private readonly lastSynced = new Map<string, { virtual: T; host: T }>();
   private running: Promise<void>[] = [];
+  private readonly related: Informer[] = [];
   private readonly onError: (key: string, error: unknown) => void;
 
   constructor(ctx: SyncContext, syncer: Syncer<T>, options: { workers?: number; onError?: (key: string, error: unknown) => void } = {}) {
@@ -79,16 +84,21 @@ export class SyncController<T extends KubeObject = KubeObject> {
     this.syncer = syncer;
     this.workers = options.workers ?? 4;
     this.onError = options.onError ?? (() => {});
-    this.virtualInformer = new Informer<T>(ctx.virtual.resourceFor<T>(syncer.resource));
+    this.virtualInformer = new Informer<T>(ctx.virtual.resourceFor<T>(syncer.resource), syncer.resyncMs ? { resyncMs: syncer.resyncMs } : {});
     this.hostInformer = new Informer<T>(ctx.host.resourceFor<T>(syncer.resource), {
       namespace: ctx.hostNamespace, labelSelector: `${MARKER_LABEL}=${ctx.vclusterName}`,
     });
-    const enqueueVirtual = (object: T): void => this.queue.add(objectKey(object));
+    const enqueueVirtual = (object: KubeObject): void => this.queue.add(objectKey(object));
     const enqueueHost = (object: T): void => {
       const key = this.virtualKeyOf(object);
       if (key) this.queue.add(key);
     };
     this.virtualInformer.addHandlers({ onAdd: enqueueVirtual, onUpdate: (_old, current) => enqueueVirtual(current), onDelete: enqueueVirtual });
+    for (const related of syncer.requeueOn ?? []) {
+      const informer = ctx.virtual.informer(related);
+      informer.addHandlers({ onAdd: enqueueVirtual, onUpdate: (_old, current) => enqueueVirtual(current), onDelete: enqueueVirtual });
+      this.related.push(informer);
+    }
     this.hostInformer.addHandlers({ onAdd: enqueueHost, onUpdate: (_old, current) => enqueueHost(current), onDelete: enqueueHost });
   }
 
@@ -96,6 +106,7 @@ export class SyncController<T extends KubeObject = KubeObject> {
   async start(signal?: AbortSignal): Promise<void> {
     this.virtualInformer.start(signal);
     this.hostInformer.start(signal);
+    for (const informer of this.related) informer.start(signal);
     await Promise.all([this.virtualInformer.waitForSync(signal), this.hostInformer.waitForSync(signal)]);
     this.running = Array.from({ length: this.workers }, () => this.work());
   }
@@ -162,7 +173,7 @@ export class SyncController<T extends KubeObject = KubeObject> {
     const host = this.hostInformer.store.get(target.key);
     if ((virtual && isExcluded(virtual, name)) || (host && (isExcluded(host, name) || !this.isManaged(host)))) return;
 
-    if (!virtual || virtual.metadata?.deletionTimestamp || (this.syncer.wants && !this.syncer.wants(this.ctx, virtual))) {
+    if (!virtual || virtual.metadata?.deletionTimestamp || (this.syncer.wants && !(await this.syncer.wants(this.ctx, virtual)))) {
       this.lastSynced.delete(key);
       if (host) await this.deleteHost(host);
       return;
