@@ -1,47 +1,30 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { CORE, KubeClient, loadKubeconfig, type KubeObject } from '@kubenest/kube';
-import { HOST_SERVICE_CIDR, VirtualControlPlane, configMapSyncer, secretSyncer, type ConfigMap, type Secret } from '@kubenest/kubenest';
-import { MetadataTranslator, NameTranslator, ObjectWriter, SyncController } from '@kubenest/sync';
-import { eventually, run, startHostCluster, tempDir, testBinaries, type TestHostCluster } from '@kubenest/testing';
+import { CORE, type KubeClient, type KubeObject } from '@kubenest/kube';
+import { configMapSyncer, secretSyncer, type ConfigMap, type Secret } from '@kubenest/kubenest';
+import type { SyncController } from '@kubenest/sync';
+import { eventually, startSyncEnvironment, type SyncEnvironment } from '@kubenest/testing';
 
 // The sync framework with the ConfigMap syncer between a real host cluster and a real virtual
 // control plane. The CLI that wires this up (`kubenest create`) comes with the rest of issue 4.
 describe('ConfigMap and Secret sync (framework + syncers)', () => {
-  const dir = tempDir('kn-sync-');
-  let host: TestHostCluster;
-  let plane: VirtualControlPlane;
+  let env: SyncEnvironment;
   let hostClient: KubeClient;
   let virtualClient: KubeClient;
   let controller: SyncController<ConfigMap>;
   let secrets: SyncController<Secret>;
-  const HOST_NS = 'vc-demo';
-  const vkubectl = (...args: string[]) => run('kubectl', ['--kubeconfig', plane.kubeconfig, ...args]);
+  let HOST_NS: string;
+  const vkubectl = (...args: string[]) => env.vkubectl(...args);
   const hostConfigMap = (name: string): Promise<ConfigMap> => hostClient.resourceFor<ConfigMap>(CORE['configmaps']!).get(name, { namespace: HOST_NS });
 
   before(async () => {
-    host = await startHostCluster({ nodes: 0 });
-    plane = await VirtualControlPlane.start({ name: 'demo', dataDir: `${dir.path}/demo`, binaries: await testBinaries(), serviceCidr: HOST_SERVICE_CIDR });
-    hostClient = new KubeClient(loadKubeconfig(host.kubeconfig), { qps: Infinity });
-    virtualClient = new KubeClient(loadKubeconfig(plane.kubeconfig), { qps: Infinity });
-    await hostClient.resourceFor(CORE['namespaces']!).create({ metadata: { name: HOST_NS } });
-    const ctx = {
-      virtual: virtualClient, host: hostClient, writer: new ObjectWriter({ host: hostClient, virtual: virtualClient }),
-      vclusterName: 'demo', hostNamespace: HOST_NS, names: new NameTranslator('demo', HOST_NS), meta: new MetadataTranslator('demo', HOST_NS),
-    };
-    controller = new SyncController(ctx, configMapSyncer({ all: true }));
-    await controller.start();
-    secrets = new SyncController(ctx, secretSyncer({ all: false }));
-    await secrets.start();
+    env = await startSyncEnvironment('demo');
+    ({ hostClient, virtualClient, hostNamespace: HOST_NS } = env);
+    controller = await env.startSyncer(configMapSyncer({ all: true }));
+    secrets = await env.startSyncer(secretSyncer({ all: false }));
   });
   after(async () => {
-    await controller?.stop();
-    await secrets?.stop();
-    await hostClient?.close();
-    await virtualClient?.close();
-    await plane?.stop();
-    await host?.dispose();
-    dir.remove();
+    await env?.dispose();
   });
 
   it('creates the host copy under vCluster\'s name, labels and annotations', async () => {

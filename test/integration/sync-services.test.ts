@@ -1,46 +1,29 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { CORE, KubeClient, loadKubeconfig } from '@kubenest/kube';
-import { HOST_SERVICE_CIDR, VirtualControlPlane, endpointsSyncer, serviceSyncer, type Endpoints, type Service } from '@kubenest/kubenest';
-import { MetadataTranslator, NameTranslator, ObjectWriter, SyncController } from '@kubenest/sync';
-import { eventually, run, startHostCluster, tempDir, testBinaries, type TestHostCluster } from '@kubenest/testing';
+import { CORE, type KubeClient } from '@kubenest/kube';
+import { endpointsSyncer, serviceSyncer, type Endpoints, type Service } from '@kubenest/kubenest';
+import type { SyncController } from '@kubenest/sync';
+import { eventually, startSyncEnvironment, type SyncEnvironment } from '@kubenest/testing';
 
 describe('Service sync', () => {
-  const dir = tempDir('kn-svc-');
-  let host: TestHostCluster;
-  let plane: VirtualControlPlane;
+  let env: SyncEnvironment;
   let hostClient: KubeClient;
   let virtualClient: KubeClient;
   let controller: SyncController<Service>;
   let endpoints: SyncController<Endpoints>;
-  const HOST_NS = 'vc-svc';
-  const vkubectl = (...args: string[]) => run('kubectl', ['--kubeconfig', plane.kubeconfig, ...args]);
+  let HOST_NS: string;
+  const vkubectl = (...args: string[]) => env.vkubectl(...args);
   const hostService = (name: string) => hostClient.resourceFor<Service>(CORE['services']!).get(name, { namespace: HOST_NS });
   const virtualService = (name: string) => virtualClient.resourceFor<Service>(CORE['services']!).get(name, { namespace: 'default' });
 
   before(async () => {
-    host = await startHostCluster({ nodes: 0 });
-    plane = await VirtualControlPlane.start({ name: 'demo', dataDir: `${dir.path}/demo`, binaries: await testBinaries(), serviceCidr: HOST_SERVICE_CIDR });
-    hostClient = new KubeClient(loadKubeconfig(host.kubeconfig), { qps: Infinity });
-    virtualClient = new KubeClient(loadKubeconfig(plane.kubeconfig), { qps: Infinity });
-    await hostClient.resourceFor(CORE['namespaces']!).create({ metadata: { name: HOST_NS } });
-    const ctx = {
-      virtual: virtualClient, host: hostClient, writer: new ObjectWriter({ host: hostClient, virtual: virtualClient }),
-      vclusterName: 'demo', hostNamespace: HOST_NS, names: new NameTranslator('demo', HOST_NS), meta: new MetadataTranslator('demo', HOST_NS),
-    };
-    controller = new SyncController(ctx, serviceSyncer());
-    await controller.start();
-    endpoints = new SyncController(ctx, endpointsSyncer());
-    await endpoints.start();
+    env = await startSyncEnvironment('demo');
+    ({ hostClient, virtualClient, hostNamespace: HOST_NS } = env);
+    controller = await env.startSyncer(serviceSyncer());
+    endpoints = await env.startSyncer(endpointsSyncer());
   });
   after(async () => {
-    await controller?.stop();
-    await endpoints?.stop();
-    await hostClient?.close();
-    await virtualClient?.close();
-    await plane?.stop();
-    await host?.dispose();
-    dir.remove();
+    await env?.dispose();
   });
 
   it('creates the host Service with a scoped selector, and gives the virtual Service the host\'s ClusterIP', async () => {

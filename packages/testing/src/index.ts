@@ -8,6 +8,8 @@ import type { RestClient } from '@kubenest/kube';
 import { HostCluster, resolveBinaries, type Binaries } from '@kubenest/kubenest';
 
 export { FaultProxy } from './fault-proxy.ts';
+export { startSyncEnvironment } from './sync-environment.ts';
+export type { SyncEnvironment } from './sync-environment.ts';
 
 export const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 export const CLI_MAIN = join(REPO_ROOT, 'packages/kubenest/src/cli/main.ts');

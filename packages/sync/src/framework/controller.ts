@@ -77,6 +77,12 @@ export class SyncController<T extends KubeObject = KubeObject> {
   private readonly lastSynced = new Map<string, { virtual: T; host: T }>();
   private running: Promise<void>[] = [];
   private readonly related: Informer[] = [];
+  /**
+   * Virtual objects this controller just recreated: until the cache shows the new uid, its
+   * view (the old object, or none) is stale and must not be acted on, or the host copy would
+   * be deleted in between.
+   */
+  private readonly recreated = new Map<string, { uid: string; until: number }>();
   private readonly onError: (key: string, error: unknown) => void;
 
   constructor(ctx: SyncContext, syncer: Syncer<T>, options: { workers?: number; onError?: (key: string, error: unknown) => void } = {}) {
@@ -169,6 +175,14 @@ export class SyncController<T extends KubeObject = KubeObject> {
     this.stats.reconciles += 1;
     const { resource, name } = this.syncer;
     const virtual = this.virtualInformer.store.get(key);
+    const expected = this.recreated.get(key);
+    if (expected) {
+      if (virtual?.metadata?.uid !== expected.uid && Date.now() < expected.until) {
+        this.queue.addAfter(key, 100);
+        return;
+      }
+      this.recreated.delete(key);
+    }
     const target = this.hostKey(key);
     const host = this.hostInformer.store.get(target.key);
     if ((virtual && isExcluded(virtual, name)) || (host && (isExcluded(host, name) || !this.isManaged(host)))) return;
@@ -198,7 +212,8 @@ export class SyncController<T extends KubeObject = KubeObject> {
       await this.ctx.writer.delete('virtual', resource, virtual.metadata?.namespace, virtual.metadata?.name ?? '', virtual.metadata?.uid);
       const fresh = structuredClone(changes.recreateVirtual);
       for (const field of ['uid', 'resourceVersion', 'creationTimestamp', 'managedFields', 'generation'] as const) delete fresh.metadata?.[field];
-      await this.ctx.writer.create('virtual', resource, fresh);
+      const created = await this.ctx.writer.create('virtual', resource, fresh);
+      this.recreated.set(key, { uid: created.metadata?.uid ?? '', until: Date.now() + 10_000 });
       this.stats.updated += 1;
       this.lastSynced.delete(key); // the next reconcile starts from the new object
       return;
