@@ -1,0 +1,110 @@
+// Measures the ConfigMap syncer between a real host cluster and a real virtual control plane:
+//   - latency: single creates in the virtual cluster at a steady rate, each timed from the
+//     virtual apiserver's answer to the host copy showing up in a host watch (p50/p99);
+//   - bulk: N ConfigMaps created in the virtual cluster (all: true) until all N are on the host,
+//     as a ratio to the time the host apiserver takes to accept the same N creates sent directly
+//     (the baseline, same run, same concurrency).
+//   - RSS of this process (the syncer runs in it) idle and after the bulk run.
+//
+//   ./bench/run sync [--rate 50] [--singles 500] [--bulk 10000] [--concurrency 32]
+import { parseArgs } from 'node:util';
+import { CORE, Informer, type KubeClient, type KubeObject } from '@kubenest/kube';
+import { configMapSyncer } from '@kubenest/kubenest';
+import { startSyncEnvironment } from '@kubenest/testing';
+
+const { values } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '50' },
+    singles: { type: 'string', default: '500' },
+    bulk: { type: 'string', default: '10000' },
+    concurrency: { type: 'string', default: '32' },
+  },
+});
+const rate = Number(values.rate);
+const singles = Number(values.singles);
+const bulk = Number(values.bulk);
+const concurrency = Number(values.concurrency);
+
+const env = await startSyncEnvironment('bench');
+const results: Record<string, unknown> = { rate, singles, bulkCount: bulk, concurrency };
+try {
+  const configMaps = (client: KubeClient) => client.resourceFor<KubeObject>(CORE['configmaps']!);
+  for (const ns of ['latency', 'bulk']) await configMaps(env.virtualClient).rest.create('/api/v1/namespaces', { metadata: { name: ns } });
+  await env.hostClient.resourceFor(CORE['namespaces']!).create({ metadata: { name: 'direct' } });
+  global.gc?.();
+  const rssIdle = process.memoryUsage().rss;
+  const controller = await env.startSyncer(configMapSyncer({ all: true }));
+
+  // Host-side watch: when each host copy appears.
+  const seen = new Map<string, number>();
+  const hostWatch = new Informer(configMaps(env.hostClient), { namespace: env.hostNamespace });
+  hostWatch.addHandlers({ onAdd: (o) => seen.set(o.metadata?.annotations?.['vcluster.loft.sh/object-name'] ?? '', performance.now()) });
+  hostWatch.start();
+  await hostWatch.waitForSync();
+
+  console.error(`latency: ${singles} creates at ${rate}/s`);
+  const latencies: number[] = [];
+  const created = new Map<string, number>();
+  for (let i = 0; i < singles; i++) {
+    const started = performance.now();
+    const name = `single-${i}`;
+    await configMaps(env.virtualClient).create({ metadata: { name, namespace: 'latency' }, data: { i: String(i) } });
+    created.set(name, performance.now());
+    const next = started + 1000 / rate;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - performance.now())));
+  }
+  await waitFor(() => [...created.keys()].every((name) => seen.has(name)), 60_000);
+  for (const [name, at] of created) latencies.push(seen.get(name)! - at);
+  latencies.sort((a, b) => a - b);
+  results['latencyMs'] = { p50: round(latencies[Math.floor(latencies.length * 0.5)]!), p99: round(latencies[Math.floor(latencies.length * 0.99)]!), max: round(latencies.at(-1)!) };
+
+  console.error(`baseline: ${bulk} creates sent to the host directly`);
+  const directSeconds = await createMany(env.hostClient, 'direct', bulk, concurrency);
+
+  console.error(`bulk: ${bulk} creates in the virtual cluster until all are on the host`);
+  const startedBulk = performance.now();
+  const virtualSeconds = await createMany(env.virtualClient, 'bulk', bulk, concurrency);
+  const bulkNames = Array.from({ length: bulk }, (_, i) => `cm-${i}`);
+  await waitFor(() => bulkNames.every((name) => seen.has(name)), 600_000);
+  const lastSeen = Math.max(...bulkNames.map((name) => seen.get(name)!));
+  const syncedSeconds = (lastSeen - startedBulk) / 1000;
+  global.gc?.();
+  results['bulk'] = {
+    directHostCreatesSeconds: round(directSeconds), virtualToHostSeconds: round(syncedSeconds),
+    // Part of the above: the virtual apiserver accepting the creates, on the same 2 cores.
+    virtualCreatesAcceptedSeconds: round(virtualSeconds),
+    lastHostCopyAfterLastVirtualCreateSeconds: round(syncedSeconds - virtualSeconds),
+    ratio: round(syncedSeconds / directSeconds), goal: '<= 1.2',
+  };
+  results['syncerProcessRssMiB'] = { idle: round(rssIdle / 1048576), afterBulk: round(process.memoryUsage().rss / 1048576) };
+  results['controllerStats'] = controller.stats;
+  await hostWatch.stop();
+} finally {
+  await env.dispose();
+}
+console.log(JSON.stringify(results, null, 2));
+
+async function createMany(client: KubeClient, namespace: string, count: number, parallel: number): Promise<number> {
+  const configMaps = client.resourceFor<KubeObject>(CORE['configmaps']!);
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: parallel }, async () => {
+    while (next < count) {
+      const i = next++;
+      await configMaps.create({ metadata: { name: `cm-${i}`, namespace }, data: { index: String(i), payload: 'x'.repeat(64) } });
+    }
+  }));
+  return (performance.now() - started) / 1000;
+}
+
+async function waitFor(done: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the host copies');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}
