@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { RestClient } from '@kubenest/kube';
-import { HostCluster, resolveBinaries, type Binaries } from '@kubenest/kubenest';
+import { HostCluster, isAlive, resolveBinaries, type Binaries } from '@kubenest/kubenest';
 
 export { FaultProxy } from './fault-proxy.ts';
 export { startSyncEnvironment } from './sync-environment.ts';
@@ -110,12 +110,5 @@ export async function eventually<T>(check: () => Promise<T> | T, options: { time
   }
 }
 
-/** True while a process with this pid exists (zombies of our own children excluded by the caller). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** True while a process with this pid exists (the same check the supervisor uses). */
+export const pidAlive = isAlive;
