@@ -189,15 +189,18 @@ export function vclusterCommands(): Command<unknown[], Record<string, unknown>>[
       const { dataDir, spec } = existing(name);
       await stopDaemon(dataDir, say);
       const host = hostClient(spec.hostKubeconfig, spec.hostContext);
+      let namespace: Awaited<ReturnType<typeof deleteHostObjects>>;
       try {
-        await deleteHostObjects(host, spec);
+        namespace = await deleteHostObjects(host, spec);
       } catch (error) {
         throw new CliError(`stopped "${name}", but could not clean up the host (${(error as Error).message}); its data dir ${dataDir} is kept, run \`kubenest delete ${name}\` again once the host is reachable`);
       } finally {
         await host.close();
       }
       rmSync(dataDir, { recursive: true, force: true });
-      say(`virtual cluster "${name}" deleted${spec.createdNamespace ? ` (and host namespace ${spec.hostNamespace})` : ''}`);
+      const note = namespace === 'deleted' ? ` (and host namespace ${spec.hostNamespace})`
+        : namespace === 'kept-shared' ? ` (host namespace ${spec.hostNamespace} kept: other virtual clusters use it)` : '';
+      say(`virtual cluster "${name}" deleted${note}`);
     });
 
   const logs = new Command('logs')

@@ -151,7 +151,7 @@ async function storeKubeconfigSecret(host: KubeClient, spec: VirtualClusterSpec,
 }
 
 /** Objects of a virtual cluster on the host, by the marker label; removed by `kubenest delete`. */
-export async function deleteHostObjects(host: KubeClient, spec: VirtualClusterSpec): Promise<void> {
+export async function deleteHostObjects(host: KubeClient, spec: VirtualClusterSpec): Promise<'deleted' | 'kept' | 'kept-shared'> {
   const selector = `vcluster.loft.sh/managed-by=${spec.name}`;
   for (const ref of [CORE['configmaps']!, CORE['secrets']!, CORE['services']!, CORE['endpoints']!, CORE['pods']!]) {
     await host.resourceFor(ref).deleteCollection({ namespace: spec.hostNamespace, labelSelector: selector });
@@ -164,12 +164,17 @@ export async function deleteHostObjects(host: KubeClient, spec: VirtualClusterSp
     }
   }
   if (spec.createdNamespace) {
+    // Another virtual cluster may have been created into the namespace since: then it stays.
+    const others = await host.resourceFor(CORE['secrets']!).list({ namespace: spec.hostNamespace, labelSelector: `vcluster.loft.sh/managed-by,vcluster.loft.sh/managed-by!=${spec.name}` });
+    if (others.items.length > 0) return 'kept-shared';
     try {
       await host.resourceFor(CORE['namespaces']!).delete(spec.hostNamespace);
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
+    return 'deleted';
   }
+  return 'kept';
 }
 
 /**
