@@ -1,25 +1,25 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { readPids } from '@kubenest/kubenest';
-import { eventually, kubenest, pidAlive, run, tempDir, testBinaries } from '@kubenest/testing';
+import { cliSandbox, eventually, pidAlive, run, type CliSandbox } from '@kubenest/testing';
 
 describe('kubenest up (the main job)', () => {
-  const dir = tempDir('kn-up-');
-  const hostDir = join(dir.path, 'host');
-  const vclustersDir = join(dir.path, 'vclusters');
-  let env: NodeJS.ProcessEnv;
-  const cli = (...args: string[]) => kubenest(args, { env, timeoutMs: 240_000 });
+  let sandbox: CliSandbox;
+  let hostDir: string;
+  let vclustersDir: string;
+  const cli = (...args: string[]) => sandbox.cli(...args);
 
+  before(async () => {
+    sandbox = await cliSandbox('kn-up-');
+    ({ hostDir, vclustersDir } = sandbox);
+  });
   after(async () => {
-    await cli('delete', 'demo');
-    await cli('host', 'down');
-    dir.remove();
+    await sandbox?.dispose(['demo']);
   });
 
   it('starts a host and a virtual cluster that kubectl can use, and syncs between them', async () => {
-    env = { ...process.env, KUBENEST_HOST_DIR: hostDir, KUBENEST_VCLUSTERS_DIR: vclustersDir, KUBENEST_BIN_DIR: (await testBinaries()).dir };
     const up = await cli('up');
     assert.equal(up.code, 0, up.stderr);
     assert.match(up.stdout, new RegExp(`export KUBECONFIG=${join(vclustersDir, 'demo', 'kubeconfig')}`));

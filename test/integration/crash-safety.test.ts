@@ -1,36 +1,35 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { CORE, KubeClient, loadKubeconfig, type KubeObject } from '@kubenest/kube';
 import { readPids } from '@kubenest/kubenest';
-import { eventually, kubenest, pidAlive, tempDir, testBinaries } from '@kubenest/testing';
+import { cliSandbox, eventually, pidAlive, type CliSandbox } from '@kubenest/testing';
 
 const COUNT = 2_000;
 
 describe('crash safety of the ConfigMap sync', () => {
-  const dir = tempDir('kn-crash-');
-  const hostDir = join(dir.path, 'host');
-  let env: NodeJS.ProcessEnv;
-  const cli = (...args: string[]) => kubenest(args, { env, timeoutMs: 240_000 });
+  let sandbox: CliSandbox;
+  const cli = (...args: string[]) => sandbox.cli(...args);
 
+  before(async () => {
+    sandbox = await cliSandbox('kn-crash-');
+  });
   after(async () => {
-    await cli('delete', 'demo');
-    await cli('host', 'down');
-    dir.remove();
+    await sandbox?.dispose(['demo']);
   });
 
   it('kill -9 of the syncer during a bulk create of 2,000 ConfigMaps: after a restart the host holds exactly the expected set', async () => {
-    env = { ...process.env, KUBENEST_HOST_DIR: hostDir, KUBENEST_VCLUSTERS_DIR: join(dir.path, 'vclusters'), KUBENEST_BIN_DIR: (await testBinaries()).dir };
+    const { dir, hostDir, vclustersDir } = sandbox;
     assert.equal((await cli('host', 'up', '--nodes', '1')).code, 0);
-    writeFileSync(join(dir.path, 'all.yaml'), 'sync:\n  toHost:\n    configMaps:\n      all: true\n');
-    const created = await cli('create', 'demo', '--kubeconfig', join(hostDir, 'kubeconfig'), '-f', join(dir.path, 'all.yaml'));
+    writeFileSync(join(dir, 'all.yaml'), 'sync:\n  toHost:\n    configMaps:\n      all: true\n');
+    const created = await cli('create', 'demo', '--kubeconfig', join(hostDir, 'kubeconfig'), '-f', join(dir, 'all.yaml'));
     assert.equal(created.code, 0, created.stderr);
-    const runDir = join(dir.path, 'vclusters', 'demo', 'run');
+    const runDir = join(vclustersDir, 'demo', 'run');
     const supervisor = Number(readFileSync(join(runDir, 'supervisor.pid'), 'utf8'));
     const components = readPids(join(runDir, 'pids.json')).map((p) => p.pid);
 
-    const virtual = new KubeClient(loadKubeconfig(join(dir.path, 'vclusters', 'demo', 'kubeconfig')), { qps: Infinity });
+    const virtual = new KubeClient(loadKubeconfig(join(vclustersDir, 'demo', 'kubeconfig')), { qps: Infinity });
     const host = new KubeClient(loadKubeconfig(join(hostDir, 'kubeconfig')), { qps: Infinity });
     try {
       const configMaps = virtual.resourceFor<KubeObject>(CORE['configmaps']!);

@@ -112,3 +112,30 @@ export async function eventually<T>(check: () => Promise<T> | T, options: { time
 
 /** True while a process with this pid exists (the same check the supervisor uses). */
 export const pidAlive = isAlive;
+
+export interface CliSandbox {
+  dir: string;
+  hostDir: string;
+  vclustersDir: string;
+  /** Runs the kubenest CLI with this sandbox's host and virtual-cluster directories. */
+  cli(...args: string[]): Promise<CommandResult>;
+  /** Deletes the named virtual clusters, stops the host, removes the directory. */
+  dispose(vclusters: string[]): Promise<void>;
+}
+
+/** A private place for CLI tests: its own host data dir and virtual-cluster root, the test binaries. */
+export async function cliSandbox(prefix = 'kn-cli-'): Promise<CliSandbox> {
+  const dir = tempDir(prefix);
+  const hostDir = join(dir.path, 'host');
+  const vclustersDir = join(dir.path, 'vclusters');
+  const env = { ...process.env, KUBENEST_HOST_DIR: hostDir, KUBENEST_VCLUSTERS_DIR: vclustersDir, KUBENEST_BIN_DIR: (await testBinaries()).dir };
+  const cli = (...args: string[]): Promise<CommandResult> => kubenest(args, { env, timeoutMs: 240_000 });
+  return {
+    dir: dir.path, hostDir, vclustersDir, cli,
+    async dispose(vclusters) {
+      for (const name of vclusters) await cli('delete', name);
+      await cli('host', 'down');
+      dir.remove();
+    },
+  };
+}
