@@ -152,7 +152,7 @@ export function vclusterCommands(): Command<unknown[], Record<string, unknown>>[
         if (!spec) return [];
         const layout = clusterLayout(dataDir);
         const pid = readLockPid(layout);
-        const state = readState(layout) as unknown as VirtualClusterState | undefined;
+        const state = readState<VirtualClusterState>(layout);
         const running = pid !== undefined && isAlive(pid);
         const restarts = state?.components.reduce((sum, c) => sum + c.restarts, 0) ?? 0;
         const down = state?.components.filter((c) => c.state !== 'running').map((c) => c.name) ?? [];

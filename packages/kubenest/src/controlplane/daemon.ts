@@ -57,10 +57,11 @@ export function readLockPid(layout: ClusterLayout): number | undefined {
   }
 }
 
-export function readState(layout: ClusterLayout): HostState | undefined {
+/** The state a running supervisor wrote (host or virtual cluster), if any. */
+export function readState<S = HostState>(layout: ClusterLayout): S | undefined {
   if (!existsSync(layout.stateFile)) return undefined;
   try {
-    return JSON.parse(readFileSync(layout.stateFile, 'utf8')) as HostState;
+    return JSON.parse(readFileSync(layout.stateFile, 'utf8')) as S;
   } catch {
     return undefined;
   }
