@@ -10,6 +10,6 @@ export { copyBidirectional, mergeBidirectional } from './framework/bidirectional
 export { ObjectWriter } from './framework/writer.ts';
 export type { Side, WriteHook } from './framework/writer.ts';
 export { SyncController } from './framework/controller.ts';
-export type { SyncContext, SyncControllerStats, SyncEvent, Syncer } from './framework/controller.ts';
+export type { SyncContext, SyncControllerStats, SyncEvent, SyncResult, Syncer } from './framework/controller.ts';
 export { hostCopy, syncMetadata } from './framework/host-object.ts';
 export { syncMetadataAndMaps } from './framework/data-fields.ts';

@@ -32,13 +32,23 @@ export interface Syncer<T extends KubeObject = KubeObject> {
   /** Whether this virtual object belongs on the host at all (default: yes). */
   wants?(ctx: SyncContext, virtual: T): boolean | Promise<boolean>;
   /** The host object for a virtual object that has none yet. */
-  toHost(ctx: SyncContext, virtual: T): T;
+  toHost(ctx: SyncContext, virtual: T): T | Promise<T>;
   /**
    * Brings the two sides together; returns only the objects that must be written. `recreateVirtual`
    * replaces the virtual object (delete, then create) where a field cannot change in place, such
    * as a Service's ClusterIP.
    */
-  sync(ctx: SyncContext, event: SyncEvent<T>): { virtual?: T; host?: T; recreateVirtual?: T };
+  sync(ctx: SyncContext, event: SyncEvent<T>): SyncResult<T> | Promise<SyncResult<T>>;
+  /**
+   * Whether a virtual object whose host copy is missing gets one (default: yes). Pods say no
+   * once they have run: a pod is never started twice, its virtual object is deleted instead.
+   */
+  recreateHost?(virtual: T, syncedBefore: boolean): boolean;
+  /**
+   * Kinds with graceful deletion (pods): a terminating virtual object deletes the host copy with
+   * its grace period and is itself removed (grace 0) only once the host copy is gone.
+   */
+  readonly gracefulDelete?: boolean;
   /**
    * Keep the host copy when the virtual object's uid changes (default: delete and recreate it).
    * For kinds the syncer itself recreates on the virtual side.
@@ -48,6 +58,18 @@ export interface Syncer<T extends KubeObject = KubeObject> {
   readonly resyncMs?: number;
   /** Other virtual kinds whose changes requeue the object of the same namespace and name. */
   readonly requeueOn?: ResourceRef[];
+}
+
+export interface SyncResult<T> {
+  virtual?: T;
+  host?: T;
+  recreateVirtual?: T;
+  /** The virtual object's status, written through the status subresource after `virtual`. */
+  virtualStatus?: T;
+  /** Delete the virtual object (the host copy went away or is going). */
+  deleteVirtual?: { gracePeriodSeconds?: number };
+  /** Check this key again after so many milliseconds (waiting on something not watched). */
+  requeueAfterMs?: number;
 }
 
 export interface SyncControllerStats {
@@ -188,13 +210,27 @@ export class SyncController<T extends KubeObject = KubeObject> {
     const host = this.hostInformer.store.get(target.key);
     if ((virtual && isExcluded(virtual, name)) || (host && (isExcluded(host, name) || !this.isManaged(host)))) return;
 
+    if (virtual?.metadata?.deletionTimestamp && this.syncer.gracefulDelete) {
+      this.lastSynced.delete(key);
+      if (host) {
+        if (!host.metadata?.deletionTimestamp) await this.deleteHost(host, virtual.metadata.deletionGracePeriodSeconds as number | undefined);
+      } else {
+        await this.deleteVirtual(virtual, 0);
+      }
+      return;
+    }
     if (!virtual || virtual.metadata?.deletionTimestamp || (this.syncer.wants && !(await this.syncer.wants(this.ctx, virtual)))) {
       this.lastSynced.delete(key);
       if (host) await this.deleteHost(host);
       return;
     }
     if (!host) {
-      const created = await this.ctx.writer.create('host', resource, this.syncer.toHost(this.ctx, virtual));
+      if (this.syncer.recreateHost && !this.syncer.recreateHost(virtual, this.lastSynced.has(key))) {
+        this.lastSynced.delete(key);
+        await this.deleteVirtual(virtual, 0);
+        return;
+      }
+      const created = await this.ctx.writer.create('host', resource, await this.syncer.toHost(this.ctx, virtual));
       this.stats.created += 1;
       this.lastSynced.set(key, { virtual, host: created });
       return;
@@ -208,7 +244,12 @@ export class SyncController<T extends KubeObject = KubeObject> {
       return;
     }
     const last = this.lastSynced.get(key);
-    const changes = this.syncer.sync(this.ctx, { virtual, host, virtualOld: last?.virtual, hostOld: last?.host });
+    const changes = await this.syncer.sync(this.ctx, { virtual, host, virtualOld: last?.virtual, hostOld: last?.host });
+    if (changes.deleteVirtual) {
+      this.lastSynced.delete(key);
+      await this.deleteVirtual(virtual, changes.deleteVirtual.gracePeriodSeconds);
+      return;
+    }
     if (changes.recreateVirtual) {
       await this.ctx.writer.delete('virtual', resource, virtual.metadata?.namespace, virtual.metadata?.name ?? '', virtual.metadata?.uid);
       const fresh = structuredClone(changes.recreateVirtual);
@@ -229,12 +270,27 @@ export class SyncController<T extends KubeObject = KubeObject> {
       nextHost = await this.ctx.writer.update('host', resource, changes.host);
       this.stats.updated += 1;
     }
+    if (changes.virtualStatus) {
+      const status = { ...changes.virtualStatus, metadata: { ...changes.virtualStatus.metadata, resourceVersion: nextVirtual.metadata?.resourceVersion } };
+      nextVirtual = await this.ctx.writer.updateStatus('virtual', resource, status);
+      this.stats.updated += 1;
+    }
     this.lastSynced.set(key, { virtual: nextVirtual, host: nextHost });
+    if (changes.requeueAfterMs !== undefined) this.queue.addAfter(key, changes.requeueAfterMs);
   }
 
-  private async deleteHost(host: T): Promise<void> {
+  private async deleteVirtual(virtual: T, gracePeriodSeconds?: number): Promise<void> {
     try {
-      await this.ctx.writer.delete('host', this.syncer.resource, host.metadata?.namespace, host.metadata?.name ?? '', host.metadata?.uid);
+      await this.ctx.writer.delete('virtual', this.syncer.resource, virtual.metadata?.namespace, virtual.metadata?.name ?? '', virtual.metadata?.uid, gracePeriodSeconds);
+      this.stats.deleted += 1;
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  private async deleteHost(host: T, gracePeriodSeconds?: number): Promise<void> {
+    try {
+      await this.ctx.writer.delete('host', this.syncer.resource, host.metadata?.namespace, host.metadata?.name ?? '', host.metadata?.uid, gracePeriodSeconds);
       this.stats.deleted += 1;
     } catch (error) {
       if (!isNotFound(error)) throw error;

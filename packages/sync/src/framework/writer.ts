@@ -36,8 +36,17 @@ export class ObjectWriter {
   }
 
   /** Deletes only the object with this uid, so a newer object of the same name is never hit. */
-  async delete(side: Side, resource: ResourceRef, namespace: string | undefined, name: string, uid?: string): Promise<void> {
-    await this.clients[side].resourceFor(resource).delete(name, { ...(namespace ? { namespace } : {}), ...(uid ? { preconditions: { uid } } : {}) });
+  async delete(side: Side, resource: ResourceRef, namespace: string | undefined, name: string, uid?: string, gracePeriodSeconds?: number): Promise<void> {
+    await this.clients[side].resourceFor(resource).delete(name, {
+      ...(namespace ? { namespace } : {}), ...(uid ? { preconditions: { uid } } : {}),
+      ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}),
+    });
+  }
+
+  /** Creates a subresource such as a pod's `binding`; not an object of its own, so no hooks run. */
+  async createSubresource(side: Side, resource: ResourceRef, namespace: string, name: string, subresource: string, body: KubeObject): Promise<void> {
+    const client = this.clients[side];
+    await client.rest.request('POST', client.resourceFor(resource).path(namespace, name, subresource), { body });
   }
 
   private async mutate<T extends KubeObject>(side: Side, verb: 'create' | 'update', object: T, resource: ResourceRef): Promise<T> {
