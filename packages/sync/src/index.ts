@@ -13,3 +13,5 @@ export { SyncController } from './framework/controller.ts';
 export type { SyncContext, SyncControllerStats, SyncEvent, SyncResult, Syncer } from './framework/controller.ts';
 export { hostCopy, syncMetadata } from './framework/host-object.ts';
 export { syncMetadataAndMaps } from './framework/data-fields.ts';
+export { ReconcileLoop } from './framework/reconcile-loop.ts';
+export type { ReconcileOutcome } from './framework/reconcile-loop.ts';

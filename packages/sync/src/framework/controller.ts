@@ -140,6 +140,11 @@ export class SyncController<T extends KubeObject = KubeObject> {
     this.running = Array.from({ length: this.workers }, () => this.work());
   }
 
+  /** Looks at one virtual key again, for changes this controller does not watch (references). */
+  enqueue(virtualKey: string): void {
+    this.queue.add(virtualKey);
+  }
+
   /** Resolves when nothing is queued or in progress (for tests and benchmarks). */
   drain(): Promise<void> {
     return this.queue.drain();

@@ -1,0 +1,72 @@
+import { WorkQueue, type Informer, type KubeObject } from '@kubenest/kube';
+
+/** What one reconcile asks for next: nothing, or another look after a delay. */
+export type ReconcileOutcome = void | { requeueAfterMs: number };
+
+/**
+ * A work queue, its workers and the informers that feed it, for controllers whose key is not
+ * "one virtual object and its host copy" (nodes, the kubernetes Service, references). The
+ * informers are started and synced before the first reconcile; failures are retried with the
+ * queue's per-key backoff.
+ */
+export class ReconcileLoop {
+  readonly name: string;
+  private readonly queue: WorkQueue<string>;
+  private readonly reconcile: (key: string) => Promise<ReconcileOutcome>;
+  private readonly informers: Informer[] = [];
+  private readonly workers: number;
+  private readonly onError: (key: string, error: unknown) => void;
+  private running: Promise<void>[] = [];
+
+  constructor(name: string, reconcile: (key: string) => Promise<ReconcileOutcome>, options: { workers?: number; onError?: (key: string, error: unknown) => void } = {}) {
+    this.name = name;
+    this.queue = new WorkQueue<string>({ name });
+    this.reconcile = reconcile;
+    this.workers = options.workers ?? 4;
+    this.onError = options.onError ?? (() => {});
+  }
+
+  /** Feeds this loop from an informer: every add, update and delete maps to zero or more keys. */
+  watch<T extends KubeObject>(informer: Informer<T>, keysOf: (object: T) => Iterable<string>): Informer<T> {
+    const enqueue = (object: T): void => { for (const key of keysOf(object)) this.queue.add(key); };
+    informer.addHandlers({ onAdd: enqueue, onUpdate: (_old, current) => enqueue(current), onDelete: enqueue });
+    this.informers.push(informer as unknown as Informer);
+    return informer;
+  }
+
+  add(key: string): void {
+    this.queue.add(key);
+  }
+
+  async start(signal?: AbortSignal): Promise<void> {
+    for (const informer of this.informers) informer.start(signal);
+    await Promise.all(this.informers.map((informer) => informer.waitForSync(signal)));
+    this.running = Array.from({ length: this.workers }, () => this.work());
+  }
+
+  drain(): Promise<void> {
+    return this.queue.drain();
+  }
+
+  async stop(): Promise<void> {
+    this.queue.shutDown();
+    await Promise.all(this.running);
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      try {
+        const outcome = await this.reconcile(key);
+        this.queue.forget(key);
+        if (outcome) this.queue.addAfter(key, outcome.requeueAfterMs);
+      } catch (error) {
+        this.onError(key, error);
+        this.queue.addRateLimited(key);
+      } finally {
+        this.queue.done(key);
+      }
+    }
+  }
+}
