@@ -27,7 +27,10 @@ export interface SyncEvent<T> {
 export interface Syncer<T extends KubeObject = KubeObject> {
   /** The name the `controlled-by` annotation uses to claim objects for this syncer. */
   readonly name: string;
-  /** A namespaced kind, the same on both sides. */
+  /**
+   * The kind, the same on both sides. A cluster-scoped kind (`namespaced: false`) is named on the
+   * host by `hostNameCluster` and marked with the cluster marker.
+   */
   readonly resource: ResourceRef;
   /** Whether this virtual object belongs on the host at all (default: yes). */
   wants?(ctx: SyncContext, virtual: T): boolean | Promise<boolean>;
@@ -115,7 +118,7 @@ export class SyncController<T extends KubeObject = KubeObject> {
     this.onError = options.onError ?? (() => {});
     this.virtualInformer = new Informer<T>(ctx.virtual.resourceFor<T>(syncer.resource), syncer.resyncMs ? { resyncMs: syncer.resyncMs } : {});
     this.hostInformer = new Informer<T>(ctx.host.resourceFor<T>(syncer.resource), {
-      namespace: ctx.hostNamespace, labelSelector: `${MARKER_LABEL}=${ctx.vclusterName}`,
+      ...(syncer.resource.namespaced ? { namespace: ctx.hostNamespace } : {}), labelSelector: `${MARKER_LABEL}=${this.hostMarker()}`,
     });
     const enqueueVirtual = (object: KubeObject): void => this.queue.add(objectKey(object));
     const enqueueHost = (object: T): void => {
@@ -178,7 +181,16 @@ export class SyncController<T extends KubeObject = KubeObject> {
     }
   }
 
+  /** The managed-by value of our host objects; cluster-scoped ones also name the host namespace, as in vCluster. */
+  private hostMarker(): string {
+    return this.syncer.resource.namespaced ? this.ctx.vclusterName : this.ctx.names.clusterMarker();
+  }
+
   private hostKey(virtualKey: string): { namespace: string; name: string; key: string } {
+    if (!this.syncer.resource.namespaced) {
+      const hostName = this.ctx.names.hostNameCluster(virtualKey);
+      return { namespace: '', name: hostName, key: hostName };
+    }
     const [namespace = '', name = ''] = virtualKey.split('/');
     const hostName = this.ctx.names.hostName(name, namespace);
     return { namespace: this.ctx.hostNamespace, name: hostName, key: `${this.ctx.hostNamespace}/${hostName}` };
@@ -188,6 +200,7 @@ export class SyncController<T extends KubeObject = KubeObject> {
   private virtualKeyOf(host: T): string | undefined {
     const annotations = host.metadata?.annotations ?? {};
     const name = annotations[NAME_ANNOTATION];
+    if (!this.syncer.resource.namespaced) return name || undefined;
     const namespace = annotations[NAMESPACE_ANNOTATION];
     if (!name || !namespace) return undefined;
     return `${namespace}/${name}`;
@@ -196,7 +209,7 @@ export class SyncController<T extends KubeObject = KubeObject> {
   /** Ours: carries our marker, and its name is the one its annotations translate to. */
   private isManaged(host: T): boolean {
     const key = this.virtualKeyOf(host);
-    return host.metadata?.labels?.[MARKER_LABEL] === this.ctx.vclusterName && key !== undefined && this.hostKey(key).name === host.metadata?.name;
+    return host.metadata?.labels?.[MARKER_LABEL] === this.hostMarker() && key !== undefined && this.hostKey(key).name === host.metadata?.name;
   }
 
   private async reconcile(key: string): Promise<void> {
