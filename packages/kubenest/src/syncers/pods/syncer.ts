@@ -1,0 +1,213 @@
+import { randomBytes } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import { CORE, EventRecorder, type Informer, type KubeObject } from '@kubenest/kube';
+import { syncMetadata, type SyncContext, type SyncEvent, type SyncResult, type Syncer } from '@kubenest/sync';
+import {
+  hostAccessRequests, isPodInternalAnnotation, labelsAnnotation, namespaceLabelsForHost, translatePod,
+  POD_LABELS_ANNOTATION, type Container, type Pod, type PodTranslation, type Service,
+} from './translate.ts';
+
+export interface PodSyncerOptions {
+  /** `networking.advanced.clusterDomain`. */
+  clusterDomain?: string;
+  /** The host service account host pods run as (`vc-workload-<vc>`, as vCluster names it). */
+  hostServiceAccount: string;
+  /**
+   * Whether tenant pods may ask for hostNetwork, hostPID, hostIPC, hostPath or privileged
+   * containers (`policies.podSecurityStandard: privileged`). Refused by default (ADR 0010).
+   */
+  allowHostAccess: boolean;
+  translatePriorityClasses?: boolean;
+  /** Whether the virtual cluster runs its DNS (CoreDNS): then pods wait for its Service IP. */
+  dns: boolean;
+  /** Whether a virtual node of this name exists (the node syncer creates them). */
+  nodeExists(name: string): boolean;
+}
+
+/** The virtual cluster's DNS Service, as every pod's resolver. */
+const DNS_SERVICE = { namespace: 'kube-system', name: 'kube-dns' };
+/** Ten years, as vCluster asks for: the token must outlive the pod, and it is bound to it anyway. */
+const TOKEN_SECONDS = 10 * 365 * 24 * 3600;
+
+type TokenSource = { audience?: string; expirationSeconds?: number; path: string };
+
+/**
+ * Pods to the host, vCluster's way (research/syncer.md §3): spec translated once at creation
+ * (a pod's spec hardly changes), the host schedules and runs it, and the virtual pod follows:
+ * bound to the node the host chose, status copied back, deleted when the host pod goes. A pod
+ * that has run is never created again on the host.
+ */
+export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
+  const clusterDomain = options.clusterDomain ?? 'cluster.local';
+  let namespaces: Informer | undefined;
+  let virtualServices: Informer<Service> | undefined;
+  let hostServices: Informer<Service> | undefined;
+  let recorder: EventRecorder | undefined;
+
+  const hostServiceIp = (ctx: SyncContext, name: string): string | undefined =>
+    hostServices?.store.get(`${ctx.hostNamespace}/${name}`)?.spec?.clusterIP;
+
+  async function requestToken(ctx: SyncContext, pod: Pod, source: TokenSource): Promise<string> {
+    const namespace = pod.metadata?.namespace ?? '';
+    const account = pod.spec?.serviceAccountName || 'default';
+    const audiences = source.audience ? [source.audience] : [`https://kubernetes.default.svc.${clusterDomain}`, 'https://kubernetes.default.svc', 'https://kubernetes.default'];
+    const response = await ctx.virtual.rest.request<{ status?: { token?: string } }>('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${account}/token`, {
+      body: {
+        apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest',
+        spec: { audiences, expirationSeconds: TOKEN_SECONDS, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name, uid: pod.metadata?.uid } },
+      },
+    });
+    const token = response.status?.token;
+    if (!token) throw new Error(`the virtual API server returned no token for service account ${namespace}/${account}`);
+    return token;
+  }
+
+  function translation(ctx: SyncContext, pod: Pod, tokens: Map<string, string>): PodTranslation {
+    const namespace = pod.metadata?.namespace ?? '';
+    const kubeIp = hostServiceIp(ctx, ctx.vclusterName);
+    if (!kubeIp) throw new Error(`waiting for the host Service ${ctx.hostNamespace}/${ctx.vclusterName} (the virtual API's ClusterIP)`);
+    const dnsIp = options.dns ? hostServiceIp(ctx, ctx.names.hostName(DNS_SERVICE.name, DNS_SERVICE.namespace)) : undefined;
+    if (options.dns && !dnsIp) throw new Error('waiting for the DNS Service IP (kube-system/kube-dns on the host)');
+    const tokenNames = new Map<string, string>();
+    return {
+      names: ctx.names, meta: ctx.meta, kubeIp, dnsIp, clusterDomain,
+      namespaceLabels: (namespaces?.store.get(namespace)?.metadata?.labels ?? {}),
+      services: (virtualServices?.store.list() ?? []).filter((s) => s.metadata?.namespace === namespace),
+      tokens,
+      tokenAnnotation: (key) => {
+        let name = tokenNames.get(key);
+        if (!name) {
+          name = `vcluster.loft.sh/token-${randomBytes(8).toString('base64url').replace(/[^a-z0-9]/gi, '').toLowerCase().slice(0, 8).padEnd(8, '0')}`;
+          tokenNames.set(key, name);
+        }
+        return name;
+      },
+      hostServiceAccount: options.hostServiceAccount,
+      translatePriorityClasses: options.translatePriorityClasses ?? false,
+    };
+  }
+
+  /** Virtual status from the host's: qosClass stays (immutable), statuses only for the virtual containers. */
+  function virtualStatus(virtual: Pod, host: Pod): Pod['status'] {
+    const status = structuredClone(host.status ?? {});
+    if (virtual.status?.qosClass) status.qosClass = virtual.status.qosClass;
+    else delete status.qosClass;
+    const names = (list: Container[] | undefined): Set<string> => new Set((list ?? []).map((c) => c.name));
+    const containers = names(virtual.spec?.containers);
+    const initContainers = names(virtual.spec?.initContainers);
+    if (status.containerStatuses) status.containerStatuses = status.containerStatuses.filter((s) => containers.has(s.name));
+    if (status.initContainerStatuses) status.initContainerStatuses = status.initContainerStatuses.filter((s) => initContainers.has(s.name));
+    delete status.ephemeralContainerStatuses;
+    return status;
+  }
+
+  /** What of the spec may change after creation and follows the virtual pod. */
+  function syncSpec(virtual: Pod, host: Pod): boolean {
+    const vSpec = virtual.spec!;
+    const hSpec = host.spec!;
+    let changed = false;
+    for (const [vList, hList] of [[vSpec.containers, hSpec.containers], [vSpec.initContainers ?? [], hSpec.initContainers ?? []]] as const) {
+      for (const container of vList) {
+        const hostContainer = hList.find((c) => c.name === container.name);
+        if (hostContainer && container.image && hostContainer.image !== container.image) { hostContainer.image = container.image; changed = true; }
+      }
+    }
+    if (vSpec.activeDeadlineSeconds !== hSpec.activeDeadlineSeconds && vSpec.activeDeadlineSeconds !== undefined) {
+      hSpec.activeDeadlineSeconds = vSpec.activeDeadlineSeconds; changed = true;
+    }
+    const tolerations = [...(hSpec.tolerations ?? [])];
+    for (const toleration of vSpec.tolerations ?? []) {
+      if (!tolerations.some((t) => isDeepStrictEqual(t, toleration))) { tolerations.push(toleration); changed = true; }
+    }
+    if (changed) hSpec.tolerations = tolerations;
+    return changed;
+  }
+
+  return {
+    name: 'pod',
+    resource: CORE['pods']!,
+    gracefulDelete: true,
+    // A pod that ran (or whose host copy this syncer made and lost) is not started again.
+    recreateHost: (virtual, syncedBefore) => !syncedBefore && !virtual.status?.startTime,
+
+    async start(ctx: SyncContext, signal?: AbortSignal) {
+      namespaces = ctx.virtual.informer(CORE['namespaces']!);
+      virtualServices = ctx.virtual.informer<Service>(CORE['services']!);
+      hostServices = ctx.host.informer<Service>(CORE['services']!, { namespace: ctx.hostNamespace });
+      recorder = new EventRecorder(ctx.virtual.rest, 'pod-syncer');
+      for (const informer of [namespaces, virtualServices, hostServices] as Informer[]) informer.start(signal);
+      await Promise.all([namespaces, virtualServices, hostServices].map((informer) => informer.waitForSync(signal)));
+    },
+
+    async wants(ctx, virtual) {
+      const refused = options.allowHostAccess ? [] : hostAccessRequests(virtual);
+      if (refused.length === 0) return true;
+      await refuse(ctx, virtual, refused);
+      return false;
+    },
+
+    async toHost(ctx, virtual) {
+      const tokens = new Map<string, string>();
+      for (const volume of virtual.spec?.volumes ?? []) {
+        for (const [index, source] of (volume.projected?.sources ?? []).entries()) {
+          if (source.serviceAccountToken) tokens.set(`${volume.name}/${index}`, await requestToken(ctx, virtual, source.serviceAccountToken));
+        }
+      }
+      return translatePod(translation(ctx, virtual, tokens), virtual);
+    },
+
+    async sync(ctx: SyncContext, event: SyncEvent<Pod>): Promise<SyncResult<Pod>> {
+      const { host } = event;
+      if (host.metadata?.deletionTimestamp) {
+        return { deleteVirtual: { gracePeriodSeconds: event.virtual.spec?.terminationGracePeriodSeconds ?? 30 } };
+      }
+      const hostNode = host.spec?.nodeName;
+      const virtualNode = event.virtual.spec?.nodeName;
+      if (hostNode && virtualNode && hostNode !== virtualNode) return { deleteVirtual: { gracePeriodSeconds: 0 } };
+      if (hostNode && !virtualNode) {
+        if (!options.nodeExists(hostNode)) return { requeueAfterMs: 200 };
+        const { namespace = '', name = '' } = event.virtual.metadata ?? {};
+        await ctx.writer.createSubresource('virtual', CORE['pods']!, namespace, name, 'binding', {
+          apiVersion: 'v1', kind: 'Binding', metadata: { name, namespace, uid: event.virtual.metadata?.uid }, target: { apiVersion: 'v1', kind: 'Node', name: hostNode },
+        });
+        return { requeueAfterMs: 0 };
+      }
+
+      const virtual = structuredClone(event.virtual);
+      const next = structuredClone(host);
+      let { virtualChanged, hostChanged } = syncMetadata(ctx, { ...event, virtual, host: next });
+      // The syncer's own annotations stay on the host and never reach the virtual pod.
+      const ownAnnotations = Object.entries(host.metadata?.annotations ?? {}).filter(([key]) => isPodInternalAnnotation(key));
+      if (virtualChanged && virtual.metadata?.annotations) {
+        for (const [key] of ownAnnotations) delete virtual.metadata.annotations[key];
+        virtualChanged = !isDeepStrictEqual(virtual.metadata, event.virtual.metadata);
+      }
+      const annotations = { ...(next.metadata!.annotations ?? {}), ...Object.fromEntries(ownAnnotations), [POD_LABELS_ANNOTATION]: labelsAnnotation(virtual.metadata?.labels) };
+      const labels = { ...(next.metadata!.labels ?? {}), ...namespaceLabelsForHost(ctx.meta, namespaces?.store.get(virtual.metadata?.namespace ?? '')?.metadata?.labels ?? {}) };
+      next.metadata!.annotations = annotations;
+      next.metadata!.labels = labels;
+      hostChanged = !isDeepStrictEqual(next.metadata?.annotations, host.metadata?.annotations) || !isDeepStrictEqual(next.metadata?.labels, host.metadata?.labels);
+      if (syncSpec(virtual, next)) hostChanged = true;
+
+      const status = virtualStatus(virtual, host);
+      const result: SyncResult<Pod> = {};
+      if (virtualChanged) result.virtual = virtual;
+      if (hostChanged) result.host = next;
+      if (!isDeepStrictEqual(status, event.virtual.status ?? {})) result.virtualStatus = { ...virtual, status };
+      return result;
+    },
+  };
+
+  async function refuse(ctx: SyncContext, virtual: Pod, refused: string[]): Promise<void> {
+    const message = `kubenest refuses to run this pod on the host: it asks for ${refused.join(', ')}; ` +
+      'the virtual cluster\'s policy forbids host access (set policies.podSecurityStandard: privileged in the values to allow it)';
+    const conditions = (virtual.status?.['conditions'] ?? []) as { type: string; reason?: string }[];
+    if (conditions.some((c) => c.type === 'PodScheduled' && c.reason === 'HostAccessRefused')) return;
+    await recorder?.record(virtual, 'Warning', 'HostAccessRefused', message);
+    const status = {
+      ...(virtual.status ?? {}), phase: 'Pending',
+      conditions: [...conditions.filter((c) => c.type !== 'PodScheduled'), { type: 'PodScheduled', status: 'False', reason: 'HostAccessRefused', message, lastTransitionTime: new Date().toISOString() }],
+    };
+    await ctx.writer.updateStatus('virtual', CORE['pods']!, { ...virtual, status } as KubeObject);
+  }
+}
