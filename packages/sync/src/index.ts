@@ -15,3 +15,5 @@ export { hostCopy, syncMetadata } from './framework/host-object.ts';
 export { syncMetadataAndMaps } from './framework/data-fields.ts';
 export { ReconcileLoop } from './framework/reconcile-loop.ts';
 export type { ReconcileOutcome } from './framework/reconcile-loop.ts';
+export { FromHostController, IMPORTED_BY_LABEL, IMPORTED_FROM_ANNOTATION, isImported, sameContent } from './framework/from-host.ts';
+export type { FromHostControllerStats, FromHostSyncer } from './framework/from-host.ts';

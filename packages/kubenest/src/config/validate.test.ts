@@ -53,3 +53,24 @@ describe('validateValues', () => {
     ]);
   });
 });
+
+describe('validateValues: from-host mappings', () => {
+  it('accepts the documented mapping forms', () => {
+    assert.deepEqual(problems({ sync: { fromHost: { configMaps: { enabled: true, mappings: { byName: { 'a/*': 'b/*', '/x': 'b/y', '': 'c' } } } } } }), []);
+  });
+
+  it('names the entry, the expected form and the file for a malformed mapping', () => {
+    assert.deepEqual(problems({ sync: { fromHost: { configMaps: { enabled: true, mappings: { byName: { 'team/*': 'copies/one' } } }, secrets: { mappings: { byName: { nope: 'a/b' } } } } } }, 'v.yaml'), [
+      'v.yaml: sync.fromHost.configMaps.mappings.byName["team/*"]: a key for a whole namespace ("team/*") needs a value of the form VIRTUAL_NAMESPACE/*, got "copies/one"',
+      'v.yaml: sync.fromHost.secrets.mappings.byName["nope"]: expected a key of the form HOST_NAMESPACE/NAME, HOST_NAMESPACE/*, /NAME or "" (the virtual cluster\'s host namespace), got "nope"',
+    ]);
+  });
+
+  it('refuses an enabled from-host syncer without mappings, looking at all files together', () => {
+    assert.match(problems({ sync: { fromHost: { secrets: { enabled: true } } } })[0]!, /^values\.yaml: sync\.fromHost\.secrets: enabled, but mappings\.byName is empty/);
+    assert.doesNotThrow(() => validateValues([
+      { name: 'one.yaml', values: { sync: { fromHost: { secrets: { enabled: true } } } } },
+      { name: 'two.yaml', values: { sync: { fromHost: { secrets: { mappings: { byName: { 'a/*': 'b/*' } } } } } } },
+    ]));
+  });
+});

@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
+import { KEY_FORMS, mappingProblems } from '../syncers/from-host-configmaps/mappings.ts';
 import { VClusterValuesSchema } from './schema.ts';
-import type { ValuesSource } from './values.ts';
+import { mergeValues, type ValuesSource } from './values.ts';
 
 export class ConfigError extends Error {
   readonly problems: string[];
@@ -21,8 +22,33 @@ export function validateValues(sources: ValuesSource[]): void {
   const problems: string[] = [];
   for (const source of sources) {
     if (!check(source.values)) problems.push(...describe(check.errors ?? [], source));
+    else problems.push(...fromHostMappingProblems(source));
+  }
+  if (problems.length === 0 && sources.length > 0) {
+    // Whether a from-host syncer is on and has mappings can depend on several files: check the merge.
+    const merged = { name: sources.length === 1 ? sources[0]!.name : `the merged values of ${sources.map((s) => s.name).join(', ')}`, values: sources.map((s) => s.values).reduce(mergeValues) };
+    problems.push(...fromHostMappingProblems(merged, true));
   }
   if (problems.length > 0) throw new ConfigError(problems);
+}
+
+/** `sync.fromHost.{configMaps,secrets}.mappings.byName`: each entry well formed; with `checkEnabled`, none empty while enabled. */
+function fromHostMappingProblems(source: ValuesSource, checkEnabled = false): string[] {
+  const out: string[] = [];
+  for (const kind of ['configMaps', 'secrets']) {
+    const section = valueAt(source.values, `/sync/fromHost/${kind}`) as { enabled?: boolean; mappings?: { byName?: Record<string, string> } } | undefined;
+    const byName = section?.mappings?.byName ?? {};
+    if (checkEnabled) {
+      if (section?.enabled === true && Object.keys(byName).length === 0) {
+        out.push(`${source.name}: sync.fromHost.${kind}: enabled, but mappings.byName is empty; add entries of the form ${KEY_FORMS}, e.g. "my-namespace/*": "my-virtual-namespace/*"`);
+      }
+      continue;
+    }
+    for (const { key, message } of mappingProblems(byName)) {
+      out.push(`${source.name}: sync.fromHost.${kind}.mappings.byName[${JSON.stringify(key)}]: ${message}`);
+    }
+  }
+  return out;
 }
 
 function describe(errors: ErrorObject[], source: ValuesSource): string[] {

@@ -2,12 +2,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CORE, KubeClient, LeaderElector, isAlreadyExists, isNotFound, loadKubeconfig, loadRestConfig, type KubeObject } from '@kubenest/kube';
-import { MetadataTranslator, NameTranslator, ObjectWriter, SyncController, type SyncContext, type Syncer } from '@kubenest/sync';
+import { FromHostController, MetadataTranslator, NameTranslator, ObjectWriter, SyncController, type FromHostSyncer, type SyncContext, type Syncer } from '@kubenest/sync';
 import type { Values } from '../config/values.ts';
 import { configMapSyncer } from '../syncers/configmaps/syncer.ts';
 import { secretSyncer } from '../syncers/secrets/syncer.ts';
 import { serviceSyncer } from '../syncers/services/syncer.ts';
 import { endpointsSyncer } from '../syncers/endpoints/syncer.ts';
+import { eventSyncer } from '../syncers/events/syncer.ts';
+import { fromHostConfigMapSyncer } from '../syncers/from-host-configmaps/syncer.ts';
+import { fromHostSecretSyncer } from '../syncers/from-host-secrets/syncer.ts';
 import type { Binaries } from './binaries.ts';
 import { ControlPlaneError } from './components.ts';
 import { writeFileAtomic } from './files.ts';
@@ -84,7 +87,8 @@ export async function startVirtualCluster(
   };
   await storeKubeconfigSecret(host, spec, readFileSync(plane.kubeconfig, 'utf8'));
 
-  const controllers: SyncController[] = [];
+  // To-host syncers (SyncController) and from-host ones (FromHostController) start and stop alike.
+  const controllers: Pick<SyncController, 'start' | 'stop'>[] = [];
   const add = (syncer: Syncer<KubeObject>): void => {
     controllers.push(new SyncController(ctx, syncer, { onError: (key, error) => progress(`${syncer.name} ${key}: ${(error as Error).message}`) }));
   };
@@ -96,6 +100,16 @@ export async function startVirtualCluster(
   if (setting(spec.values, ['sync', 'toHost', 'endpoints', 'enabled']) !== false) add(endpointsSyncer());
   if (setting(spec.values, ['sync', 'toHost', 'secrets', 'enabled']) !== false) {
     add(secretSyncer({ all: setting(spec.values, ['sync', 'toHost', 'secrets', 'all']) === true }));
+  }
+  const addFromHost = <T extends KubeObject>(syncer: FromHostSyncer<T>): void => {
+    controllers.push(new FromHostController(ctx, syncer, { onError: (key, error) => progress(`${syncer.name} ${key}: ${(error as Error).message}`) }));
+  };
+  // sync.fromHost.events is on unless turned off; configMaps/secrets only when enabled (mappings validated at load).
+  if (setting(spec.values, ['sync', 'fromHost', 'events', 'enabled']) !== false) addFromHost(eventSyncer({ hostNamespace: spec.hostNamespace }));
+  for (const [kind, make] of [['configMaps', fromHostConfigMapSyncer], ['secrets', fromHostSecretSyncer]] as const) {
+    if (setting(spec.values, ['sync', 'fromHost', kind, 'enabled']) !== true) continue;
+    const byName = (setting(spec.values, ['sync', 'fromHost', kind, 'mappings', 'byName']) ?? {}) as Record<string, string>;
+    addFromHost<KubeObject>(make({ byName, hostNamespace: spec.hostNamespace }));
   }
 
   const stopElection = new AbortController();

@@ -1,5 +1,5 @@
 import { CORE, type KubeObject } from '@kubenest/kube';
-import { hostCopy, syncMetadataAndMaps, type SyncContext, type Syncer } from '@kubenest/sync';
+import { hostCopy, isImported, syncMetadataAndMaps, type SyncContext, type Syncer } from '@kubenest/sync';
 
 export type ConfigMap = KubeObject & { data?: Record<string, string>; binaryData?: Record<string, string>; immutable?: boolean };
 
@@ -15,6 +15,8 @@ export interface DataSyncerOptions {
 
 /** vCluster's rule for ConfigMaps and Secrets: only those in use, unless `all` or forced. */
 export function wantedOnHost(options: DataSyncerOptions, virtual: KubeObject): boolean {
+  // A copy imported from the host (sync.fromHost) must not be sent back to it.
+  if (isImported(virtual)) return false;
   const meta = virtual.metadata ?? {};
   return options.all || meta.annotations?.[FORCE_SYNC_ANNOTATION] === 'true' ||
     (options.isReferenced?.(meta.namespace ?? '', meta.name ?? '') ?? false);
