@@ -118,3 +118,15 @@ describe('annotation translation (vCluster TestAnnotations)', () => {
     assert.equal(kindString('apps/v1', 'Deployment'), 'apps/v1, Kind=Deployment');
   });
 });
+
+describe('namespace label keys (vCluster HostLabelNamespace)', () => {
+  it('hashes the key like the translated label keys, under the ns-label prefix', () => {
+    // Same sha256 prefix as `release` → `vcluster.loft.sh/label-suffix-x-a4d451ec23` above.
+    assert.equal(t.hostNamespaceLabelKey('release'), 'vcluster.loft.sh/ns-label-suffix-x-a4d451ec23');
+    assert.equal(t.hostNamespaceLabelKey('kubernetes.io/metadata.name'), 'vcluster.loft.sh/ns-label-suffix-x-cf1227b7b2');
+  });
+
+  it('are dropped on the way back to the virtual side', () => {
+    assert.deepEqual(t.virtualLabels({ app: 'a', [t.hostNamespaceLabelKey('team')]: 'blue' }, undefined), { app: 'a' });
+  });
+});
