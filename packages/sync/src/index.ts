@@ -17,3 +17,4 @@ export { ReconcileLoop } from './framework/reconcile-loop.ts';
 export type { ReconcileOutcome } from './framework/reconcile-loop.ts';
 export { FromHostController, IMPORTED_BY_LABEL, IMPORTED_FROM_ANNOTATION, isImported, sameContent } from './framework/from-host.ts';
 export type { FromHostControllerStats, FromHostSyncer } from './framework/from-host.ts';
+export { ReferenceIndex } from './framework/references.ts';

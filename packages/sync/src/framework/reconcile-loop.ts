@@ -26,7 +26,7 @@ export class ReconcileLoop {
     this.onError = options.onError ?? (() => {});
   }
 
-  /** Feeds this loop from an informer: every add, update and delete maps to zero or more keys. */
+  /** Feeds this loop from an informer it then owns (starts and stops): every event maps to zero or more keys. */
   watch<T extends KubeObject>(informer: Informer<T>, keysOf: (object: T) => Iterable<string>): Informer<T> {
     const enqueue = (object: T): void => { for (const key of keysOf(object)) this.queue.add(key); };
     informer.addHandlers({ onAdd: enqueue, onUpdate: (_old, current) => enqueue(current), onDelete: enqueue });
@@ -48,9 +48,11 @@ export class ReconcileLoop {
     return this.queue.drain();
   }
 
+  /** Stops the workers and the informers this loop watches. */
   async stop(): Promise<void> {
     this.queue.shutDown();
     await Promise.all(this.running);
+    await Promise.all(this.informers.map((informer) => informer.stop()));
   }
 
   private async work(): Promise<void> {
