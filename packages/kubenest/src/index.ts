@@ -30,3 +30,13 @@ export { fromHostConfigMapSyncer } from './syncers/from-host-configmaps/syncer.t
 export type { FromHostOptions } from './syncers/from-host-configmaps/syncer.ts';
 export { FromHostMappings, mappingProblems } from './syncers/from-host-configmaps/mappings.ts';
 export { fromHostSecretSyncer } from './syncers/from-host-secrets/syncer.ts';
+export { INGRESS_SECRET_ANNOTATIONS, hostIngressSpec, hostSecretReference, ingressSyncer } from './syncers/ingresses/syncer.ts';
+export type { Ingress, IngressSpec } from './syncers/ingresses/syncer.ts';
+export { hostNetworkPolicySpec, networkPolicySyncer } from './syncers/networkpolicies/syncer.ts';
+export type { NetworkPolicy, NetworkPolicySpec } from './syncers/networkpolicies/syncer.ts';
+export { hostPodDisruptionBudgetSpec, podDisruptionBudgetSyncer } from './syncers/poddisruptionbudgets/syncer.ts';
+export type { PodDisruptionBudget, PodDisruptionBudgetSpec } from './syncers/poddisruptionbudgets/syncer.ts';
+export { neuterHostServiceAccount, serviceAccountSyncer } from './syncers/serviceaccounts/syncer.ts';
+export type { ServiceAccount } from './syncers/serviceaccounts/syncer.ts';
+export { MAX_USER_PRIORITY, hostPriorityClass, hostPriorityValue, priorityClassSyncer } from './syncers/priorityclasses/syncer.ts';
+export type { PriorityClass } from './syncers/priorityclasses/syncer.ts';

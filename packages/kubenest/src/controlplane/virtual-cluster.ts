@@ -11,11 +11,17 @@ import { endpointsSyncer } from '../syncers/endpoints/syncer.ts';
 import { eventSyncer } from '../syncers/events/syncer.ts';
 import { fromHostConfigMapSyncer } from '../syncers/from-host-configmaps/syncer.ts';
 import { fromHostSecretSyncer } from '../syncers/from-host-secrets/syncer.ts';
+import { ingressSyncer } from '../syncers/ingresses/syncer.ts';
+import { networkPolicySyncer } from '../syncers/networkpolicies/syncer.ts';
+import { podDisruptionBudgetSyncer } from '../syncers/poddisruptionbudgets/syncer.ts';
+import { priorityClassSyncer } from '../syncers/priorityclasses/syncer.ts';
+import { serviceAccountSyncer } from '../syncers/serviceaccounts/syncer.ts';
 import type { Binaries } from './binaries.ts';
 import { ControlPlaneError } from './components.ts';
 import { writeFileAtomic } from './files.ts';
 import type { ComponentStatus } from './supervisor.ts';
 import { VirtualControlPlane } from './virtual-control-plane.ts';
+import { deleteWorkloadHostObjects, prepareWorkloads } from './workloads.ts';
 
 /** What `kubenest create` decided, stored as vcluster.json in the virtual cluster's data dir. */
 export interface VirtualClusterSpec {
@@ -87,20 +93,41 @@ export async function startVirtualCluster(
   };
   await storeKubeconfigSecret(host, spec, readFileSync(plane.kubeconfig, 'utf8'));
 
+  const workloads = await prepareWorkloads(ctx, spec.values, Number(new URL(plane.server).port), (what, error) => progress(`${what}: ${(error as Error).message}`));
   // To-host syncers (SyncController) and from-host ones (FromHostController) start and stop alike.
   const controllers: Pick<SyncController, 'start' | 'stop'>[] = [];
-  const add = (syncer: Syncer<KubeObject>): void => {
-    controllers.push(new SyncController(ctx, syncer, { onError: (key, error) => progress(`${syncer.name} ${key}: ${(error as Error).message}`) }));
+  const add = (syncer: Syncer<KubeObject>): SyncController => {
+    const controller = new SyncController(ctx, syncer, { onError: (key, error) => progress(`${syncer.name} ${key}: ${(error as Error).message}`) });
+    controllers.push(controller);
+    return controller;
   };
   // sync.toHost.<kind>.enabled defaults to true for both, `all` to false, as in vCluster.
   if (setting(spec.values, ['sync', 'toHost', 'configMaps', 'enabled']) !== false) {
-    add(configMapSyncer({ all: setting(spec.values, ['sync', 'toHost', 'configMaps', 'all']) === true }));
+    const controller = add(configMapSyncer({
+      all: setting(spec.values, ['sync', 'toHost', 'configMaps', 'all']) === true,
+      isReferenced: (namespace, name) => workloads.references.isReferenced('configmap', `${namespace}/${name}`),
+    }));
+    workloads.references.onChange((kind, key) => { if (kind === 'configmap') controller.enqueue(key); });
   }
   if (setting(spec.values, ['sync', 'toHost', 'services', 'enabled']) !== false) add(serviceSyncer());
   if (setting(spec.values, ['sync', 'toHost', 'endpoints', 'enabled']) !== false) add(endpointsSyncer());
   if (setting(spec.values, ['sync', 'toHost', 'secrets', 'enabled']) !== false) {
-    add(secretSyncer({ all: setting(spec.values, ['sync', 'toHost', 'secrets', 'all']) === true }));
+    const controller = add(secretSyncer({
+      all: setting(spec.values, ['sync', 'toHost', 'secrets', 'all']) === true,
+      isReferenced: (namespace, name) => workloads.references.isReferenced('secret', `${namespace}/${name}`),
+    }));
+    workloads.references.onChange((kind, key) => { if (kind === 'secret') controller.enqueue(key); });
   }
+  // Off unless switched on, as in vCluster.
+  const optional = {
+    ingresses: ingressSyncer, networkPolicies: networkPolicySyncer, podDisruptionBudgets: podDisruptionBudgetSyncer,
+    serviceAccounts: serviceAccountSyncer, priorityClasses: priorityClassSyncer,
+  } as const;
+  for (const [kind, syncer] of Object.entries(optional)) {
+    if (setting(spec.values, ['sync', 'toHost', kind, 'enabled']) === true) add(syncer());
+  }
+  if (workloads.pods) add(workloads.pods as unknown as Syncer<KubeObject>);
+  controllers.push(...workloads.runnables);
   const addFromHost = <T extends KubeObject>(syncer: FromHostSyncer<T>): void => {
     controllers.push(new FromHostController(ctx, syncer, { onError: (key, error) => progress(`${syncer.name} ${key}: ${(error as Error).message}`) }));
   };
@@ -170,6 +197,12 @@ export async function deleteHostObjects(host: KubeClient, spec: VirtualClusterSp
   for (const ref of [CORE['configmaps']!, CORE['secrets']!, CORE['services']!, CORE['endpoints']!, CORE['pods']!]) {
     await host.resourceFor(ref).deleteCollection({ namespace: spec.hostNamespace, labelSelector: selector });
   }
+  for (const ref of [CORE['serviceaccounts']!, CORE['ingresses']!, CORE['networkpolicies']!, CORE['poddisruptionbudgets']!]) {
+    await host.resourceFor(ref).deleteCollection({ namespace: spec.hostNamespace, labelSelector: selector });
+  }
+  // Cluster-scoped copies carry the cluster marker, which names the host namespace too.
+  const clusterSelector = `vcluster.loft.sh/managed-by=${new NameTranslator(spec.name, spec.hostNamespace).clusterMarker()}`;
+  await host.resourceFor(CORE['priorityclasses']!).deleteCollection({ labelSelector: clusterSelector });
   for (const [ref, name] of [[CORE['leases']!, new NameTranslator(spec.name, spec.hostNamespace).leaderLeaseName()]] as const) {
     try {
       await host.resourceFor(ref).delete(name, { namespace: spec.hostNamespace });

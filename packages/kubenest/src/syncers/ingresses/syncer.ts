@@ -16,7 +16,7 @@ export type IngressSpec = Record<string, unknown> & {
 export type Ingress = KubeObject & { spec?: IngressSpec; status?: Record<string, unknown> };
 
 /** ingress-nginx annotations naming a Secret (`name` or `namespace/name`); vCluster rewrites these three. */
-export const SECRET_ANNOTATIONS = [
+export const INGRESS_SECRET_ANNOTATIONS = [
   'nginx.ingress.kubernetes.io/auth-secret',
   'nginx.ingress.kubernetes.io/auth-tls-secret',
   'nginx.ingress.kubernetes.io/proxy-ssl-secret',
@@ -55,7 +55,7 @@ export function hostIngressSpec(names: NameTranslator, namespace: string, spec: 
 function setSecretAnnotations(names: NameTranslator, virtual: Ingress, host: Ingress): void {
   const own = virtual.metadata?.annotations ?? {};
   const annotations = { ...(host.metadata?.annotations ?? {}) };
-  for (const key of SECRET_ANNOTATIONS) {
+  for (const key of INGRESS_SECRET_ANNOTATIONS) {
     const value = own[key];
     if (value === undefined) delete annotations[key];
     else annotations[key] = hostSecretReference(names, virtual.metadata?.namespace ?? '', value);
@@ -86,7 +86,7 @@ export function ingressSyncer(): Syncer<Ingress> {
       syncMetadata(ctx, { ...event, virtual, host });
       // The Secret annotations stay as the virtual side has them (syncMetadata may have copied host values back).
       const ownAnnotations = { ...(virtual.metadata?.annotations ?? {}) };
-      for (const key of SECRET_ANNOTATIONS) {
+      for (const key of INGRESS_SECRET_ANNOTATIONS) {
         const value = event.virtual.metadata?.annotations?.[key];
         if (value === undefined) delete ownAnnotations[key];
         else ownAnnotations[key] = value;
