@@ -24,13 +24,16 @@ export function wantedOnHost(options: DataSyncerOptions, virtual: KubeObject): b
 
 /**
  * ConfigMaps to the host: `data` and `binaryData` merged both ways key by key, labels and
- * annotations translated. `kube-root-ca.crt` stays virtual: the host has its own.
+ * annotations translated. `kube-root-ca.crt` goes only when a pod mounts it (the token volume
+ * carries the virtual CA), not with `all`: every namespace has one.
  */
 export function configMapSyncer(options: DataSyncerOptions): Syncer<ConfigMap> {
   return {
     name: 'configmap',
     resource: CORE['configmaps']!,
-    wants: (_ctx: SyncContext, virtual: ConfigMap) => virtual.metadata?.name !== 'kube-root-ca.crt' && wantedOnHost(options, virtual),
+    wants: (_ctx: SyncContext, virtual: ConfigMap) => virtual.metadata?.name === 'kube-root-ca.crt'
+      ? (options.isReferenced?.(virtual.metadata.namespace ?? '', 'kube-root-ca.crt') ?? false)
+      : wantedOnHost(options, virtual),
     toHost: (ctx, virtual) => hostCopy(ctx, virtual),
     sync: (ctx, event) => syncMetadataAndMaps(ctx, event, ['data', 'binaryData']),
   };

@@ -1,0 +1,98 @@
+import { CORE, isAlreadyExists, isNotFound, type KubeObject } from '@kubenest/kube';
+import { ReferenceIndex, type SyncContext, type Syncer } from '@kubenest/sync';
+import type { Values } from '../config/values.ts';
+import { ensureVirtualClusterService, kubernetesServiceLoop } from '../syncers/kubernetes-service/syncer.ts';
+import { NodeSyncer } from '../syncers/nodes/syncer.ts';
+import { podSyncer } from '../syncers/pods/syncer.ts';
+import { podReferences, type Pod } from '../syncers/pods/translate.ts';
+import { deployCoreDns } from './coredns.ts';
+
+function setting(values: Values, path: string[]): unknown {
+  return path.reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], values);
+}
+
+/** A part of the syncer that starts under leader election and stops with it. */
+export interface Runnable {
+  start(signal?: AbortSignal): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface Workloads {
+  /** What virtual pods refer to: the "in use" rule of the ConfigMap and Secret syncers. */
+  references: ReferenceIndex;
+  /** The pod syncer, when `sync.toHost.pods` is on. */
+  pods: Syncer<Pod> | undefined;
+  /** Nodes, the kubernetes Service, the reference feed. */
+  runnables: Runnable[];
+}
+
+/** The host service account host pods run as, as vCluster's chart names it. */
+export function workloadServiceAccountName(values: Values, vclusterName: string): string {
+  return (setting(values, ['controlPlane', 'advanced', 'workloadServiceAccount', 'name']) as string | undefined) ?? `vc-workload-${vclusterName}`;
+}
+
+/**
+ * What running workloads needs besides the generic syncers: the host Service standing for the
+ * virtual API, the host service account pods run as, DNS in the virtual cluster, nodes, and the
+ * reference index fed from the virtual pods.
+ */
+export async function prepareWorkloads(ctx: SyncContext, values: Values, apiserverPort: number, onError: (what: string, error: unknown) => void): Promise<Workloads> {
+  await ensureVirtualClusterService(ctx.host, ctx.hostNamespace, ctx.vclusterName, apiserverPort);
+  const hostServiceAccount = workloadServiceAccountName(values, ctx.vclusterName);
+  try {
+    await ctx.host.resourceFor(CORE['serviceaccounts']!).create({
+      metadata: { name: hostServiceAccount, namespace: ctx.hostNamespace, labels: { app: 'vcluster', release: ctx.vclusterName } },
+      automountServiceAccountToken: false,
+    });
+  } catch (error) {
+    if (!isAlreadyExists(error)) throw error;
+  }
+  const clusterDomain = (setting(values, ['networking', 'advanced', 'clusterDomain']) as string | undefined) ?? 'cluster.local';
+  const dns = setting(values, ['controlPlane', 'coredns', 'enabled']) !== false;
+  if (dns) await deployCoreDns(ctx.virtual, clusterDomain);
+
+  const version = await ctx.virtual.rest.get<{ gitVersion?: string }>('/version');
+  const fromHostNodes = setting(values, ['sync', 'fromHost', 'nodes']) as { enabled?: boolean; clearImageStatus?: boolean; selector?: { all?: boolean; labels?: Record<string, string> } } | undefined;
+  const nodes = new NodeSyncer(ctx, {
+    fromHost: fromHostNodes?.enabled === true,
+    selectAll: fromHostNodes?.selector?.all === true,
+    selectLabels: fromHostNodes?.selector?.labels ?? {},
+    clearImageStatus: fromHostNodes?.clearImageStatus === true,
+    kubeletVersion: version.gitVersion ?? 'v0.0.0',
+  }, (key, error) => onError(`node ${key}`, error));
+
+  const references = new ReferenceIndex();
+  const virtualPods = ctx.virtual.informer<Pod>(CORE['pods']!);
+  const record = (pod: Pod, gone: boolean): void => {
+    const key = `pod:${pod.metadata?.namespace}/${pod.metadata?.name}`;
+    if (gone) return references.set(key, undefined);
+    const { configMaps, secrets } = podReferences(pod);
+    const namespaced = (names: Set<string>): Set<string> => new Set([...names].map((name) => `${pod.metadata?.namespace}/${name}`));
+    references.set(key, new Map([['configmap', namespaced(configMaps)], ['secret', namespaced(secrets)]]));
+  };
+  virtualPods.addHandlers({ onAdd: (pod) => record(pod, false), onUpdate: (_old, pod) => record(pod, false), onDelete: (pod) => record(pod, true) });
+  const referenceFeed: Runnable = {
+    async start(signal) { virtualPods.start(signal); await virtualPods.waitForSync(signal); },
+    stop: () => virtualPods.stop(),
+  };
+
+  const podsEnabled = setting(values, ['sync', 'toHost', 'pods', 'enabled']) !== false;
+  const pods = podsEnabled ? podSyncer({
+    clusterDomain, hostServiceAccount, dns,
+    allowHostAccess: setting(values, ['policies', 'podSecurityStandard']) === 'privileged',
+    translatePriorityClasses: setting(values, ['sync', 'toHost', 'priorityClasses', 'enabled']) === true,
+    nodeExists: (name) => nodes.exists(name),
+  }) : undefined;
+  return { references, pods, runnables: [referenceFeed, nodes, kubernetesServiceLoop(ctx, (key, error) => onError(`kubernetes service ${key}`, error))] };
+}
+
+/** Deletes what prepareWorkloads made on the host (the pods and the rest go by their marker label). */
+export async function deleteWorkloadHostObjects(ctx: Pick<SyncContext, 'host' | 'hostNamespace' | 'vclusterName'>, values: Values): Promise<void> {
+  for (const [ref, name] of [[CORE['services']!, ctx.vclusterName], [CORE['serviceaccounts']!, workloadServiceAccountName(values, ctx.vclusterName)]] as const) {
+    try {
+      await ctx.host.resourceFor<KubeObject>(ref).delete(name, { namespace: ctx.hostNamespace });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+}
