@@ -12,6 +12,7 @@ import { writeFileAtomic } from './files.ts';
 import { writeKubeconfig } from './kubeconfig-file.ts';
 import { ensurePki, type LeafSpec, type PkiPaths } from './pki.ts';
 import { freePort } from './ports.ts';
+import { startHostProvisioner, type HostProvisioner } from './host-provisioner.ts';
 import { Supervisor } from './supervisor.ts';
 import { RunningControlPlane, clusterLayout, prepareDataDir, startCoreComponents, type ClusterLayout } from './control-plane.ts';
 
@@ -39,6 +40,7 @@ export interface HostClusterOptions {
  */
 export class HostCluster extends RunningControlPlane {
   readonly nodeNames: string[];
+  private provisioner: HostProvisioner | undefined;
 
   private constructor(layout: ClusterLayout, supervisor: Supervisor, server: string, client: RestClient, nodeNames: string[]) {
     super(layout, supervisor, server, client);
@@ -112,7 +114,10 @@ export class HostCluster extends RunningControlPlane {
       progress(`waiting for ${nodeCount} node(s) to be Ready`);
       await waitForNodesReady(client, nodeNames, 90_000);
       await writeFileAtomic(layout.settingsFile, JSON.stringify(settings, null, 2) + '\n');
-      return new HostCluster(layout, supervisor, server, client, nodeNames);
+      const cluster = new HostCluster(layout, supervisor, server, client, nodeNames);
+      // No storage driver here: this process provisions volumes for the default class.
+      cluster.provisioner = await startHostProvisioner({ kubeconfig: layout.kubeconfig, dataDir: layout.dataDir, progress });
+      return cluster;
     } catch (error) {
       await supervisor.stop();
       await client.close();
@@ -120,6 +125,11 @@ export class HostCluster extends RunningControlPlane {
     } finally {
       await probe.close();
     }
+  }
+
+  override async stop(): Promise<void> {
+    await this.provisioner?.stop();
+    await super.stop();
   }
 
 }

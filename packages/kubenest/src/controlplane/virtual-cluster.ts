@@ -2,11 +2,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CORE, KubeClient, LeaderElector, isAlreadyExists, isNotFound, loadKubeconfig, loadRestConfig, type KubeObject } from '@kubenest/kube';
-import { FromHostController, MetadataTranslator, NameTranslator, ObjectWriter, SyncController, type FromHostSyncer, type SyncContext, type Syncer } from '@kubenest/sync';
+import { FromHostController, MetadataTranslator, NameTranslator, ObjectWriter, SyncController, type LabelSelector, type FromHostSyncer, type SyncContext, type Syncer } from '@kubenest/sync';
 import type { Values } from '../config/values.ts';
 import { configMapSyncer } from '../syncers/configmaps/syncer.ts';
 import { secretSyncer } from '../syncers/secrets/syncer.ts';
 import { serviceSyncer } from '../syncers/services/syncer.ts';
+import { persistentVolumeClaimSyncer } from '../syncers/persistentvolumeclaims/syncer.ts';
+import { fakePersistentVolumes } from '../syncers/fake-persistentvolumes/controller.ts';
+import { storageClassesFromHost } from '../syncers/storageclasses-from-host/controller.ts';
 import { endpointsSyncer } from '../syncers/endpoints/syncer.ts';
 import { eventSyncer } from '../syncers/events/syncer.ts';
 import { fromHostConfigMapSyncer } from '../syncers/from-host-configmaps/syncer.ts';
@@ -82,6 +85,10 @@ export async function startVirtualCluster(
   binaries: Binaries,
   progress: (line: string) => void,
 ): Promise<{ plane: VirtualControlPlane; state: () => VirtualClusterState; stop: () => Promise<void> }> {
+  if (setting(spec.values, ['sync', 'toHost', 'persistentVolumes', 'enabled']) === true) {
+    throw new ControlPlaneError('sync.toHost.persistentVolumes.enabled: true (real PersistentVolume sync) is not supported by kubenest yet; ' +
+      'remove it to get fake PersistentVolumes in the virtual cluster (the default)');
+  }
   const startedAt = new Date().toISOString();
   const plane = await VirtualControlPlane.start({ name: spec.name, dataDir, binaries, serviceCidr: spec.serviceCidr, progress, restartComponents: true });
   const host = new KubeClient(loadRestConfig({ kubeconfig: spec.hostKubeconfig, context: spec.hostContext }), { qps: 200, burst: 400 });
@@ -128,6 +135,18 @@ export async function startVirtualCluster(
   }
   if (workloads.pods) add(workloads.pods as unknown as Syncer<KubeObject>);
   controllers.push(...workloads.runnables);
+  // fromHost.storageClasses `auto` is on in vCluster only when pods are scheduled inside the
+  // virtual cluster; kubenest always schedules on the host, so `auto` (the default) means off.
+  const storageClasses = setting(spec.values, ['sync', 'fromHost', 'storageClasses', 'enabled']) === true;
+  const classSelector = setting(spec.values, ['sync', 'fromHost', 'storageClasses', 'selector']) as LabelSelector | undefined;
+  const selectsClasses = Object.keys(classSelector?.matchLabels ?? {}).length > 0 || (classSelector?.matchExpressions?.length ?? 0) > 0;
+  if (setting(spec.values, ['sync', 'toHost', 'persistentVolumeClaims', 'enabled']) !== false) {
+    add(persistentVolumeClaimSyncer({ storageClassSelector: storageClasses && selectsClasses ? classSelector : undefined }));
+  }
+  const loopError = (name: string) => (key: string, error: unknown): void => progress(`${name} ${key}: ${(error as Error).message}`);
+  // Fake volumes run whenever real PersistentVolume sync is off, as in vCluster.
+  controllers.push(fakePersistentVolumes(ctx, { onError: loopError('fake-persistentvolume') }));
+  if (storageClasses) controllers.push(storageClassesFromHost(ctx, { selector: classSelector, onError: loopError('host-storageclass') }));
   const addFromHost = <T extends KubeObject>(syncer: FromHostSyncer<T>): void => {
     controllers.push(new FromHostController(ctx, syncer, { onError: (key, error) => progress(`${syncer.name} ${key}: ${(error as Error).message}`) }));
   };
@@ -194,7 +213,7 @@ async function storeKubeconfigSecret(host: KubeClient, spec: VirtualClusterSpec,
 /** Objects of a virtual cluster on the host, by the marker label; removed by `kubenest delete`. */
 export async function deleteHostObjects(host: KubeClient, spec: VirtualClusterSpec): Promise<'deleted' | 'kept' | 'kept-shared'> {
   const selector = `vcluster.loft.sh/managed-by=${spec.name}`;
-  for (const ref of [CORE['configmaps']!, CORE['secrets']!, CORE['services']!, CORE['endpoints']!, CORE['pods']!]) {
+  for (const ref of [CORE['configmaps']!, CORE['secrets']!, CORE['services']!, CORE['endpoints']!, CORE['pods']!, CORE['persistentvolumeclaims']!]) {
     await host.resourceFor(ref).deleteCollection({ namespace: spec.hostNamespace, labelSelector: selector });
   }
   for (const ref of [CORE['serviceaccounts']!, CORE['ingresses']!, CORE['networkpolicies']!, CORE['poddisruptionbudgets']!]) {
