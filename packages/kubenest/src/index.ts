@@ -40,3 +40,16 @@ export { neuterHostServiceAccount, serviceAccountSyncer } from './syncers/servic
 export type { ServiceAccount } from './syncers/serviceaccounts/syncer.ts';
 export { MAX_USER_PRIORITY, hostPriorityClass, hostPriorityValue, priorityClassSyncer } from './syncers/priorityclasses/syncer.ts';
 export type { PriorityClass } from './syncers/priorityclasses/syncer.ts';
+export {
+  BIND_COMPLETED_ANNOTATION, BOUND_BY_CONTROLLER_ANNOTATION, HOST_OWNED_ANNOTATIONS, SKIP_TRANSLATE_ANNOTATION, STORAGE_PROVISIONER_ANNOTATION,
+  hostClaim, persistentVolumeClaimSyncer, syncClaim,
+} from './syncers/persistentvolumeclaims/syncer.ts';
+export type { PersistentVolumeClaim, PersistentVolumeClaimSyncerOptions } from './syncers/persistentvolumeclaims/syncer.ts';
+export { FAKE_PV_LABEL, FAKE_PV_PROVISIONER, fakePersistentVolume, fakePersistentVolumes } from './syncers/fake-persistentvolumes/controller.ts';
+export type { PersistentVolume } from './syncers/fake-persistentvolumes/controller.ts';
+export {
+  HOST_STORAGE_CLASS_SYNCER, decideStorageClass, labelsMatch, storageClassesFromHost, virtualStorageClass,
+} from './syncers/storageclasses-from-host/controller.ts';
+export type { StorageClass, StorageClassAction, StorageClassesFromHostOptions } from './syncers/storageclasses-from-host/controller.ts';
+export { DEFAULT_STORAGE_CLASS, LOCAL_PROVISIONER, defaultStorageClass, quantityValue, startHostProvisioner, volumeFor } from './controlplane/host-provisioner.ts';
+export type { HostProvisioner } from './controlplane/host-provisioner.ts';
