@@ -7,7 +7,7 @@ import { cliSandbox, eventually, pidAlive, run, type CliSandbox, type CommandRes
 
 type Pod = KubeObject & {
   spec?: {
-    nodeName?: string; containers: { image?: string; env?: { name: string; value?: string; valueFrom?: unknown }[]; envFrom?: unknown[] }[];
+    nodeName?: string; containers: { name?: string; image?: string; env?: { name: string; value?: string; valueFrom?: unknown }[]; envFrom?: unknown[] }[];
     volumes?: Record<string, unknown>[]; serviceAccountName?: string; dnsConfig?: { nameservers?: string[] }; imagePullSecrets?: { name: string }[];
   };
   status?: { phase?: string; conditions?: { type: string; status: string; reason?: string; message?: string }[] };
