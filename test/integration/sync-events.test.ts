@@ -45,7 +45,7 @@ describe('Event sync from the host', () => {
       involvedObject: { apiVersion: 'v1', kind: 'ConfigMap', namespace: HOST_NS, name: 'app-config-x-team-x-demo', uid: hostCopy.metadata?.uid ?? '' },
       reason: 'Checked', type: 'Normal', count: 1, firstTimestamp: stamp, lastTimestamp: stamp, source: { component: 'checker' },
       message: `ConfigMap ${HOST_NS}/app-config-x-team-x-demo checked; app-config-x-team-x-demo is fine`,
-    } as Event);
+    });
 
     const event = await eventually(() => virtualEvent('team', 'app-config.17f0c0ffee'));
     const virtualConfigMap = JSON.parse((await vkubectl('get', 'configmap', 'app-config', '-n', 'team', '-o', 'json')).stdout) as KubeObject;
@@ -68,7 +68,7 @@ describe('Event sync from the host', () => {
   it('applies later host updates (count, lastTimestamp, message) to the virtual event', async () => {
     const current = await hostEvents().get('app-config-x-team-x-demo.17f0c0ffee', { namespace: HOST_NS });
     const later = new Date(Date.now() + 60_000).toISOString().replace(/\.\d+Z$/, 'Z');
-    await hostEvents().update({ ...current, count: 5, lastTimestamp: later, message: 'app-config-x-team-x-demo checked again' } as Event);
+    await hostEvents().update({ ...current, count: 5, lastTimestamp: later, message: 'app-config-x-team-x-demo checked again' });
     await eventually(async () => {
       const event = await virtualEvent('team', 'app-config.17f0c0ffee');
       assert.equal(event['count'], 5);
@@ -84,12 +84,12 @@ describe('Event sync from the host', () => {
     await hostEvents().create({
       metadata: { name: 'host-only.unforced', namespace: HOST_NS }, involvedObject: about,
       reason: 'Quiet', type: 'Normal', count: 1, firstTimestamp: stamp, lastTimestamp: stamp, message: 'not for the virtual cluster',
-    } as Event);
+    });
     await hostEvents().create({
       metadata: { name: 'host-only.forced', namespace: HOST_NS, annotations: { 'vcluster.loft.sh/force-sync': 'true', note: 'kept' } },
       involvedObject: about, reason: 'Forced', type: 'Warning', count: 1, firstTimestamp: stamp, lastTimestamp: stamp,
       message: `about ${HOST_NS}/host-only`,
-    } as Event);
+    });
 
     const event = await eventually(() => virtualEvent('default', 'host-only.forced'));
     assert.deepEqual(event.involvedObject, {});
