@@ -107,6 +107,22 @@ describe('ConfigMaps and Secrets from the host (mappings.byName)', () => {
     await absent('configmap', 'barfoo', 'other');
   });
 
+  it('keeps an immutable copy right: metadata put back in place, new host data by a new object', async () => {
+    await hostConfigMaps().create({ metadata: { name: 'frozen', namespace: 'from-host-sync-test' }, data: { v: '1' }, immutable: true });
+    const first = await eventually(() => virtual<ConfigMap>('configmap', 'barfoo', 'frozen'));
+    assert.equal(first.immutable, true);
+    assert.equal((await vkubectl('label', 'configmap', 'frozen', '-n', 'barfoo', 'edited=yes')).code, 0);
+    await eventually(async () => {
+      const copy = await virtual<ConfigMap>('configmap', 'barfoo', 'frozen');
+      assert.equal(copy.metadata?.labels?.['edited'], undefined);
+      assert.equal(copy.metadata?.uid, first.metadata?.uid);
+    });
+    // The host object can only be replaced; the virtual copy follows with the new data.
+    await hostConfigMaps().delete('frozen', { namespace: 'from-host-sync-test' });
+    await hostConfigMaps().create({ metadata: { name: 'frozen', namespace: 'from-host-sync-test' }, data: { v: '2' }, immutable: true });
+    await eventually(async () => assert.deepEqual((await virtual<ConfigMap>('configmap', 'barfoo', 'frozen')).data, { v: '2' }));
+  });
+
   it('reads "" and "/name" as the virtual cluster\'s host namespace; never imports to-host copies or sends imports back', async () => {
     await hostConfigMaps().create({ metadata: { name: 'my-cm-4', namespace: HOST_NS }, data: { n: '4' } });
     await hostConfigMaps().create({ metadata: { name: 'plain', namespace: HOST_NS }, data: { n: 'plain' } });

@@ -196,6 +196,13 @@ export class FromHostController<H extends KubeObject = KubeObject, V extends Kub
   /** Writes `desired` over `existing` unless they already agree; server-owned metadata is kept. */
   private async replace(existing: V, desired: V): Promise<void> {
     if (sameContent(existing, desired)) return;
+    // An immutable ConfigMap or Secret keeps its data: new data means a new object.
+    if (existing['immutable'] === true && !sameContent(existing, { ...desired, metadata: existing.metadata })) {
+      await this.deleteVirtual(existing);
+      await this.ctx.writer.create('virtual', this.syncer.virtualResource, desired);
+      this.stats.created += 1;
+      return;
+    }
     const metadata: Record<string, unknown> = { ...desired.metadata };
     for (const field of SERVER_METADATA) {
       const value = existing.metadata?.[field];
