@@ -7,7 +7,7 @@ import {
   fakePersistentVolumes, persistentVolumeClaimSyncer, storageClassesFromHost,
   type PersistentVolume, type PersistentVolumeClaim, type StorageClass,
 } from '@kubenest/kubenest';
-import type { ReconcileLoop } from '@kubenest/sync';
+import type { ReconcileLoop, SyncController } from '@kubenest/sync';
 import { eventually, startSyncEnvironment, tempDir, type SyncEnvironment } from '@kubenest/testing';
 
 // PersistentVolumeClaims to the host, where the local host's own provisioner binds them; fake
@@ -19,6 +19,7 @@ describe('storage: PVCs to host, fake PVs, StorageClasses from host', () => {
   let HOST_NS: string;
   const loops: ReconcileLoop[] = [];
   let classes: ReconcileLoop;
+  let claimsController: SyncController<PersistentVolumeClaim>;
   const vkubectl = (...args: string[]) => env.vkubectl(...args);
   const hostClaims = () => hostClient.resourceFor<PersistentVolumeClaim>(CORE['persistentvolumeclaims']!);
   const hostVolumes = () => hostClient.resourceFor<PersistentVolume>(CORE['persistentvolumes']!);
@@ -50,7 +51,7 @@ describe('storage: PVCs to host, fake PVs, StorageClasses from host', () => {
     env = await startSyncEnvironment('demo');
     ({ hostClient, virtualClient, hostNamespace: HOST_NS } = env);
     classes = await startLoop(storageClassesFromHost(env.ctx));
-    await env.startSyncer(persistentVolumeClaimSyncer());
+    claimsController = await env.startSyncer(persistentVolumeClaimSyncer());
     await startLoop(fakePersistentVolumes(env.ctx));
     assert.equal((await vkubectl('create', 'namespace', 'apps')).code, 0);
   });
@@ -203,5 +204,22 @@ describe('storage: PVCs to host, fake PVs, StorageClasses from host', () => {
     await hostClasses().patch('fast', 'merge', { metadata: { labels: { value: 'three' } } });
     await eventually(async () => assert.rejects(virtualClasses().get('fast'), /404/));
     assert.equal((await virtualClasses().get('mine')).provisioner, 'example.com/tenant');
+  });
+
+  it('with a class selector, keeps a claim of a class outside it virtual and says why in a SyncWarning event', async () => {
+    await claimsController.stop();
+    const selective = await env.startSyncer(persistentVolumeClaimSyncer({ storageClassSelector: { matchLabels: { value: 'one' } } }));
+    await hostClasses().create({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: 'gold', labels: { value: 'one' } }, provisioner: 'kubenest.dev/local' });
+    await apply(claim('allowed', '1Gi', { storageClassName: 'gold' }));
+    await apply(claim('blocked', '1Gi', { storageClassName: 'slow' }));
+    await eventually(async () => assert.equal((await virtualClaims().get('allowed', { namespace: 'apps' })).status?.phase, 'Bound'), { timeoutMs: 60_000 });
+    const warning = await eventually(async () => {
+      const events = await vkubectl('get', 'events', '-n', 'apps', '--field-selector', 'involvedObject.name=blocked,reason=SyncWarning', '-o', 'jsonpath={.items[0].message}');
+      assert.notEqual(events.stdout, '');
+      return events.stdout;
+    });
+    assert.equal(warning, 'did not sync persistent volume claim "blocked" to host because the storage class "slow" in the host does not match the selector under \'sync.fromHost.storageClasses.selector\'');
+    await selective.drain();
+    await assert.rejects(hostClaims().get('blocked-x-apps-x-demo', { namespace: HOST_NS }), /404/);
   });
 });
