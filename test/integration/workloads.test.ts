@@ -218,6 +218,8 @@ describe('workloads in a virtual cluster', () => {
     await eventually(() => assert.equal(pidAlive(supervisor), false));
     const restarted = await sandbox.cli('up', '--name', 'demo');
     assert.equal(restarted.code, 0, restarted.stderr);
+    await virtual.close();
+    virtual = new KubeClient(loadKubeconfig(join(sandbox.vclustersDir, 'demo', 'kubeconfig')), { qps: Infinity });
 
     await eventually(async () => {
       const live = (await virtualPods('churn')).filter((p) => !p.metadata?.deletionTimestamp);

@@ -42,8 +42,16 @@ export async function loadSettings(settingsFile: string, requestedPort: number |
     }
     return { createdAt: saved?.createdAt ?? new Date().toISOString(), apiserverPort: requestedPort };
   }
-  // Keep the port across restarts so kubeconfigs handed out earlier stay valid.
-  if (saved && (await portIsFree(saved.apiserverPort))) return saved;
+  // Keep the port across restarts so kubeconfigs handed out earlier stay valid; a previous
+  // apiserver that was just ended may hold it for a moment longer.
+  if (saved) {
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      if (await portIsFree(saved.apiserverPort)) return saved;
+      if (Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
   return { createdAt: saved?.createdAt ?? new Date().toISOString(), apiserverPort: await freePort() };
 }
 

@@ -33,7 +33,7 @@ export interface Syncer<T extends KubeObject = KubeObject> {
    */
   readonly resource: ResourceRef;
   /** Runs once before the controller's informers start: caches of other kinds the syncer reads. */
-  start?(ctx: SyncContext, signal?: AbortSignal): Promise<void>;
+  start?(ctx: SyncContext, signal: AbortSignal | undefined, enqueue: (virtualKey: string) => void): Promise<void>;
   /** Whether this virtual object belongs on the host at all (default: yes). */
   wants?(ctx: SyncContext, virtual: T): boolean | Promise<boolean>;
   /** The host object for a virtual object that has none yet. */
@@ -138,7 +138,7 @@ export class SyncController<T extends KubeObject = KubeObject> {
 
   /** Starts both informers, waits for their caches, then runs the workers until `stop`. */
   async start(signal?: AbortSignal): Promise<void> {
-    await this.syncer.start?.(this.ctx, signal);
+    await this.syncer.start?.(this.ctx, signal, (key) => this.queue.add(key));
     this.virtualInformer.start(signal);
     this.hostInformer.start(signal);
     for (const informer of this.related) informer.start(signal);

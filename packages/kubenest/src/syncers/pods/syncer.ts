@@ -130,13 +130,22 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
     // A pod that ran (or whose host copy this syncer made and lost) is not started again.
     recreateHost: (virtual, syncedBefore) => !syncedBefore && !virtual.status?.startTime,
 
-    async start(ctx: SyncContext, signal?: AbortSignal) {
+    async start(ctx: SyncContext, signal: AbortSignal | undefined, enqueue: (key: string) => void) {
       namespaces = ctx.virtual.informer(CORE['namespaces']!);
+      // Namespace labels are copied onto host pods (ns-label keys): a relabel revisits its pods.
+      const pods = ctx.virtual.informer<Pod>(CORE['pods']!);
+      namespaces.addHandlers({
+        onUpdate: (old, current) => {
+          if (isDeepStrictEqual(old.metadata?.labels, current.metadata?.labels)) return;
+          for (const pod of pods.store.list()) if (pod.metadata?.namespace === current.metadata?.name) enqueue(`${pod.metadata?.namespace}/${pod.metadata?.name}`);
+        },
+      });
+      pods.start(signal);
       virtualServices = ctx.virtual.informer<Service>(CORE['services']!);
       hostServices = ctx.host.informer<Service>(CORE['services']!, { namespace: ctx.hostNamespace });
       recorder = new EventRecorder(ctx.virtual.rest, 'pod-syncer');
       for (const informer of [namespaces, virtualServices, hostServices] as Informer[]) informer.start(signal);
-      await Promise.all([namespaces, virtualServices, hostServices].map((informer) => informer.waitForSync(signal)));
+      await Promise.all([namespaces, virtualServices, hostServices, pods].map((informer) => informer.waitForSync(signal)));
     },
 
     async wants(ctx, virtual) {
