@@ -44,4 +44,10 @@ describe('priority class translation', () => {
     assert.equal(fromVirtual.host?.description, 'set in virtual');
     assert.equal(fromVirtual.virtual, undefined);
   });
+
+  it('writes nothing when the host copy is as read back (globalDefault false is omitted by the API server)', async () => {
+    const readBack = hostPriorityClass(ctx, virtual);
+    delete readBack.globalDefault;
+    assert.deepEqual(await priorityClassSyncer().sync(ctx, { virtual, host: readBack, virtualOld: virtual, hostOld: readBack }), {});
+  });
 });

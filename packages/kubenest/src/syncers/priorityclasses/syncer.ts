@@ -60,7 +60,8 @@ export function priorityClassSyncer(): Syncer<PriorityClass> {
       }
       const value = hostPriorityValue(virtual.value);
       if (host.value !== value) { host.value = value; hostChanged = true; }
-      if (host.globalDefault !== false) { host.globalDefault = false; hostChanged = true; }
+      // The API server omits false, so only a true needs a write.
+      if (host.globalDefault) { host.globalDefault = false; hostChanged = true; }
       return { ...(virtualChanged ? { virtual } : {}), ...(hostChanged ? { host } : {}) };
     },
   };
