@@ -57,7 +57,7 @@ let virtual: KubeClient | undefined;
 let host: KubeClient | undefined;
 try {
   console.error(`starting a host with ${values.nodes} kwok nodes and virtual cluster "bench"`);
-  if ((await sandbox.cli('host', 'up', '--nodes', values.nodes!)).code !== 0) throw new Error('host up failed');
+  if ((await sandbox.cli('host', 'up', '--nodes', values.nodes)).code !== 0) throw new Error('host up failed');
   const created = await sandbox.cli('create', 'bench', '--kubeconfig', join(sandbox.hostDir, 'kubeconfig'));
   if (created.code !== 0) throw new Error(`create failed: ${created.stderr}`);
   const supervisor = Number(readFileSync(join(sandbox.vclustersDir, 'bench', 'run', 'supervisor.pid'), 'utf8'));
@@ -90,7 +90,7 @@ try {
   for (let i = 0; i < singles; i++) {
     const started = performance.now();
     const name = `single-${i}`;
-    await virtual.resourceFor<Pod>(CORE['pods']!).create({ metadata: { name, namespace: 'latency' }, spec: { containers: [{ name: 'c', image: 'nginx' }] } } as Pod);
+    await virtual.resourceFor<Pod>(CORE['pods']!).create({ metadata: { name, namespace: 'latency' }, spec: { containers: [{ name: 'c', image: 'nginx' }] } });
     createdAt.set(name, performance.now());
     await new Promise((r) => setTimeout(r, Math.max(0, started + 1000 / rate - performance.now())));
   }

@@ -205,7 +205,7 @@ describe('workloads in a virtual cluster', () => {
     await Promise.all(Array.from({ length: 8 }, async () => {
       while (next < 200) {
         const i = next++;
-        await pods.create({ metadata: { name: `p-${i}`, namespace: 'churn' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } } as Pod);
+        await pods.create({ metadata: { name: `p-${i}`, namespace: 'churn' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } });
         // Every third pod is deleted again soon after, some before the syncer saw it.
         if (i % 3 === 0) await pods.delete(`p-${i - (i >= 3 ? 3 : 0)}`, { namespace: 'churn' }).catch(() => {});
         if (i === 100 && !killed) {

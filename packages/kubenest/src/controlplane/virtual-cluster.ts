@@ -133,7 +133,7 @@ export async function startVirtualCluster(
   for (const [kind, syncer] of Object.entries(optional)) {
     if (setting(spec.values, ['sync', 'toHost', kind, 'enabled']) === true) add(syncer());
   }
-  if (workloads.pods) add(workloads.pods as unknown as Syncer<KubeObject>);
+  if (workloads.pods) add(workloads.pods);
   controllers.push(...workloads.runnables);
   // fromHost.storageClasses `auto` is on in vCluster only when pods are scheduled inside the
   // virtual cluster; kubenest always schedules on the host, so `auto` (the default) means off.
@@ -222,6 +222,7 @@ export async function deleteHostObjects(host: KubeClient, spec: VirtualClusterSp
   // Cluster-scoped copies carry the cluster marker, which names the host namespace too.
   const clusterSelector = `vcluster.loft.sh/managed-by=${new NameTranslator(spec.name, spec.hostNamespace).clusterMarker()}`;
   await host.resourceFor(CORE['priorityclasses']!).deleteCollection({ labelSelector: clusterSelector });
+  await deleteWorkloadHostObjects({ host, hostNamespace: spec.hostNamespace, vclusterName: spec.name }, spec.values);
   for (const [ref, name] of [[CORE['leases']!, new NameTranslator(spec.name, spec.hostNamespace).leaderLeaseName()]] as const) {
     try {
       await host.resourceFor(ref).delete(name, { namespace: spec.hostNamespace });

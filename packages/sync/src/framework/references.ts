@@ -37,7 +37,7 @@ export class ReferenceIndex {
   /** Adds `delta` referrers; true when the key went from unused to used or back. */
   private adjust(kind: string, key: string, delta: number): boolean {
     let counts = this.counts.get(kind);
-    if (!counts) this.counts.set(kind, (counts = new Map()));
+    if (!counts) this.counts.set(kind, (counts = new Map<string, number>()));
     const before = counts.get(key) ?? 0;
     const after = before + delta;
     if (after <= 0) counts.delete(key);

@@ -144,7 +144,7 @@ export class NodeSyncer {
     }
     const desired = this.options.fromHost ? this.mirror(hostNode!) : fakeNode(name, hostIp, this.options.kubeletVersion);
     if (!existing) {
-      const created = await this.ctx.writer.create('virtual', CORE['nodes']!, { ...desired, status: undefined } as Node);
+      const created = await this.ctx.writer.create('virtual', CORE['nodes']!, { ...desired, status: undefined });
       await this.ctx.writer.updateStatus('virtual', CORE['nodes']!, { ...created, status: desired.status });
       return;
     }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { CORE, EventRecorder, type Informer, type KubeObject } from '@kubenest/kube';
+import { CORE, EventRecorder, type Informer } from '@kubenest/kube';
 import { syncMetadata, type SyncContext, type SyncEvent, type SyncResult, type Syncer } from '@kubenest/sync';
 import {
   hostAccessRequests, isPodInternalAnnotation, labelsAnnotation, namespaceLabelsForHost, translatePod,
@@ -184,7 +184,7 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
 
       const virtual = structuredClone(event.virtual);
       const next = structuredClone(host);
-      let { virtualChanged, hostChanged } = syncMetadata(ctx, { ...event, virtual, host: next });
+      let { virtualChanged } = syncMetadata(ctx, { ...event, virtual, host: next });
       // The syncer's own annotations stay on the host and never reach the virtual pod.
       const ownAnnotations = Object.entries(host.metadata?.annotations ?? {}).filter(([key]) => isPodInternalAnnotation(key));
       if (virtualChanged && virtual.metadata?.annotations) {
@@ -195,7 +195,7 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
       const labels = { ...(next.metadata!.labels ?? {}), ...namespaceLabelsForHost(ctx.meta, namespaces?.store.get(virtual.metadata?.namespace ?? '')?.metadata?.labels ?? {}) };
       next.metadata!.annotations = annotations;
       next.metadata!.labels = labels;
-      hostChanged = !isDeepStrictEqual(next.metadata?.annotations, host.metadata?.annotations) || !isDeepStrictEqual(next.metadata?.labels, host.metadata?.labels);
+      let hostChanged = !isDeepStrictEqual(next.metadata?.annotations, host.metadata?.annotations) || !isDeepStrictEqual(next.metadata?.labels, host.metadata?.labels);
       if (syncSpec(virtual, next)) hostChanged = true;
 
       const status = virtualStatus(virtual, host);
@@ -217,6 +217,6 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
       ...(virtual.status ?? {}), phase: 'Pending',
       conditions: [...conditions.filter((c) => c.type !== 'PodScheduled'), { type: 'PodScheduled', status: 'False', reason: 'HostAccessRefused', message, lastTransitionTime: new Date().toISOString() }],
     };
-    await ctx.writer.updateStatus('virtual', CORE['pods']!, { ...virtual, status } as KubeObject);
+    await ctx.writer.updateStatus('virtual', CORE['pods']!, { ...virtual, status });
   }
 }

@@ -258,8 +258,9 @@ function scopedSelector(t: PodTranslation, selector: LabelSelector | undefined, 
 }
 
 function translateAffinityTerm(t: PodTranslation, namespace: string, term: PodAffinityTerm): PodAffinityTerm {
-  const { namespaces, namespaceSelector: _ignored, ...rest } = term;
+  const { namespaces, ...rest } = term;
   // A namespaceSelector cannot be expressed on the host (one host namespace); vCluster ignores it too.
+  delete rest.namespaceSelector;
   return { ...rest, labelSelector: scopedSelector(t, term.labelSelector, namespaces?.length ? namespaces : [namespace]) };
 }
 
