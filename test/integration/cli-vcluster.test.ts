@@ -100,4 +100,16 @@ describe('kubenest create / list / connect / delete (CLI)', () => {
     assert.notEqual((await hostKubectl('get', 'secret', 'vc-keep', '-n', 'mine')).code, 0, 'the kubeconfig Secret is gone');
     assert.notEqual((await hostKubectl('get', 'lease', 'vcluster-keep-controller', '-n', 'mine')).code, 0, 'the Lease is gone');
   });
+
+  it('create right after delete waits for the terminating host namespace instead of failing in it', async () => {
+    assert.equal((await cli('create', 'again')).code, 0);
+    // A pod keeps the namespace terminating for a moment (kwok deletes it gracefully).
+    assert.equal((await hostKubectl('create', 'deployment', 'holder', '--image=nginx', '-n', 'vcluster-again')).code, 0);
+    assert.equal((await cli('delete', 'again')).code, 0);
+    const recreated = await cli('create', 'again');
+    assert.equal(recreated.code, 0, recreated.stderr);
+    assert.match(recreated.stderr, /namespace vcluster-again \(created\)/);
+    assert.equal((await hostKubectl('get', 'secret', 'vc-again', '-n', 'vcluster-again', '-o', 'name')).stdout.trim(), 'secret/vc-again');
+    assert.equal((await cli('delete', 'again')).code, 0);
+  });
 });

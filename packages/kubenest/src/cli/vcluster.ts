@@ -2,7 +2,7 @@ import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
-import { KubeClient, KubeconfigError, isAlreadyExists, loadRestConfig, CORE } from '@kubenest/kube';
+import { KubeClient, KubeconfigError, isAlreadyExists, isNotFound, loadRestConfig, CORE, type KubeObject } from '@kubenest/kube';
 import { loadValues } from '../config/values.ts';
 import { validateValues } from '../config/validate.ts';
 import { resolveBinaries } from '../controlplane/binaries.ts';
@@ -53,6 +53,37 @@ export interface CreateOptions {
   binDir?: string | undefined;
 }
 
+/**
+ * Creates the host namespace unless it exists; true if this call made it. A namespace still
+ * being deleted (a `kubenest delete` moments ago) is waited for, then made again: objects
+ * cannot be created in it while it terminates.
+ */
+async function ensureHostNamespace(host: KubeClient, namespace: string): Promise<boolean> {
+  const namespaces = host.resourceFor(CORE['namespaces']!);
+  const deadline = Date.now() + 120_000;
+  let told = false;
+  for (;;) {
+    try {
+      await namespaces.create({ metadata: { name: namespace } });
+      return true;
+    } catch (error) {
+      if (!isAlreadyExists(error)) throw error;
+    }
+    let existing: KubeObject;
+    try {
+      existing = await namespaces.get(namespace);
+    } catch (error) {
+      if (isNotFound(error)) continue;
+      throw error;
+    }
+    if (!existing.metadata?.deletionTimestamp) return false;
+    if (Date.now() > deadline) throw new CliError(`host namespace ${namespace} has been terminating for 2 minutes; check what holds it (\`kubectl get namespace ${namespace} -o yaml\`) or use another with -n`);
+    if (!told) say(`waiting for host namespace ${namespace} to finish terminating`);
+    told = true;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 /** Checks everything a user can get wrong first, then starts the virtual cluster in the background. */
 export async function createVirtualCluster(options: CreateOptions): Promise<VirtualClusterState> {
   const { name } = options;
@@ -69,13 +100,7 @@ export async function createVirtualCluster(options: CreateOptions): Promise<Virt
     } catch (error) {
       throw new CliError(`cannot reach the host cluster at ${host.rest.config.server} (${(error as Error).message}); start one with \`kubenest host up\` or pass --kubeconfig/--context`);
     }
-    let createdNamespace = false;
-    try {
-      await host.resourceFor(CORE['namespaces']!).create({ metadata: { name: hostNamespace } });
-      createdNamespace = true;
-    } catch (error) {
-      if (!isAlreadyExists(error)) throw error;
-    }
+    const createdNamespace = await ensureHostNamespace(host, hostNamespace);
     const serviceCidr = await detectServiceCidr(host, hostNamespace);
     say(`host ${host.rest.config.server}, namespace ${hostNamespace}${createdNamespace ? ' (created)' : ''}, service range ${serviceCidr}`);
     const binaries = await resolveBinaries({ binDir: options.binDir, progress: say });
