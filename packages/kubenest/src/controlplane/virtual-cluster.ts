@@ -93,6 +93,20 @@ export async function startVirtualCluster(
   const plane = await VirtualControlPlane.start({ name: spec.name, dataDir, binaries, serviceCidr: spec.serviceCidr, progress, restartComponents: true });
   const host = new KubeClient(loadRestConfig({ kubeconfig: spec.hostKubeconfig, context: spec.hostContext }), { qps: 200, burst: 400 });
   const virtual = new KubeClient(loadKubeconfig(plane.kubeconfig), { qps: 1000, burst: 2000 });
+  try {
+    return await startSyncers(spec, plane, host, virtual, startedAt, progress);
+  } catch (error) {
+    // A failure after the control plane started (the host refused a write, say) must not leave it running.
+    await host.close();
+    await virtual.close();
+    await plane.stop();
+    throw error;
+  }
+}
+
+async function startSyncers(
+  spec: VirtualClusterSpec, plane: VirtualControlPlane, host: KubeClient, virtual: KubeClient, startedAt: string, progress: (line: string) => void,
+): Promise<{ plane: VirtualControlPlane; state: () => VirtualClusterState; stop: () => Promise<void> }> {
   const names = new NameTranslator(spec.name, spec.hostNamespace);
   const ctx: SyncContext = {
     virtual, host, writer: new ObjectWriter({ host, virtual }),
