@@ -1,7 +1,8 @@
-import { CORE, isAlreadyExists, isNotFound, type KubeObject } from '@kubenest/kube';
+import { CORE, isAlreadyExists, isNotFound, type Informer, type KubeObject } from '@kubenest/kube';
 import { ReferenceIndex, type SyncContext, type Syncer } from '@kubenest/sync';
 import type { Values } from '../config/values.ts';
 import { ensureVirtualClusterService, kubernetesServiceLoop } from '../syncers/kubernetes-service/syncer.ts';
+import { ingressSecretReferences, type Ingress } from '../syncers/ingresses/syncer.ts';
 import { NodeSyncer } from '../syncers/nodes/syncer.ts';
 import { podSyncer } from '../syncers/pods/syncer.ts';
 import { podReferences, type Pod } from '../syncers/pods/translate.ts';
@@ -71,9 +72,20 @@ export async function prepareWorkloads(ctx: SyncContext, values: Values, apiserv
     references.set(key, new Map([['configmap', namespaced(configMaps)], ['secret', namespaced(secrets)]]));
   };
   virtualPods.addHandlers({ onAdd: (pod) => record(pod, false), onUpdate: (_old, pod) => record(pod, false), onDelete: (pod) => record(pod, true) });
+  const feeds: Informer[] = [virtualPods];
+  if (setting(values, ['sync', 'toHost', 'ingresses', 'enabled']) === true) {
+    const ingresses = ctx.virtual.informer<Ingress>(CORE['ingresses']!);
+    const recordIngress = (ingress: Ingress, gone: boolean): void =>
+      references.set(`ingress:${ingress.metadata?.namespace}/${ingress.metadata?.name}`, gone ? undefined : new Map([['secret', ingressSecretReferences(ingress)]]));
+    ingresses.addHandlers({ onAdd: (i) => recordIngress(i, false), onUpdate: (_old, i) => recordIngress(i, false), onDelete: (i) => recordIngress(i, true) });
+    feeds.push(ingresses);
+  }
   const referenceFeed: Runnable = {
-    async start(signal) { virtualPods.start(signal); await virtualPods.waitForSync(signal); },
-    stop: () => virtualPods.stop(),
+    async start(signal) {
+      for (const feed of feeds) feed.start(signal);
+      await Promise.all(feeds.map((feed) => feed.waitForSync(signal)));
+    },
+    stop: async () => { await Promise.all(feeds.map((feed) => feed.stop())); },
   };
 
   const podsEnabled = setting(values, ['sync', 'toHost', 'pods', 'enabled']) !== false;

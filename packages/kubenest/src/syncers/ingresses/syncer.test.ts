@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MetadataTranslator, NameTranslator, type SyncContext } from '@kubenest/sync';
-import { hostIngressSpec, hostSecretReference, ingressSyncer, type Ingress } from './syncer.ts';
+import { hostIngressSpec, hostSecretReference, ingressSecretReferences, ingressSyncer, type Ingress } from './syncer.ts';
 
 const names = new NameTranslator('demo', 'vc-demo');
 // Translation only: no client is touched.
@@ -80,5 +80,18 @@ describe('ingress translation', () => {
     const putBack = await syncer.sync(ctx, { virtual, host: edited, virtualOld: virtual, hostOld: synced });
     assert.deepEqual(putBack.host?.spec, synced.spec);
     assert.equal(putBack.virtual, undefined);
+  });
+});
+
+describe('ingressSecretReferences', () => {
+  it('lists TLS secrets and the nginx secret annotations, in both forms, as namespace/name', () => {
+    const ingress: Ingress = {
+      metadata: {
+        name: 'web', namespace: 'shop',
+        annotations: { 'nginx.ingress.kubernetes.io/auth-secret': 'basic', 'nginx.ingress.kubernetes.io/proxy-ssl-secret': 'certs/upstream', other: 'x' },
+      },
+      spec: { tls: [{ secretName: 'tls-a' }, { hosts: ['h'] }] },
+    };
+    assert.deepEqual([...ingressSecretReferences(ingress)].sort(), ['certs/upstream', 'shop/basic', 'shop/tls-a']);
   });
 });

@@ -22,6 +22,24 @@ export const INGRESS_SECRET_ANNOTATIONS = [
   'nginx.ingress.kubernetes.io/proxy-ssl-secret',
 ];
 
+/**
+ * The Secrets (`namespace/name`) an Ingress uses: TLS and the nginx annotations. They count as
+ * "in use" for the Secret syncer, as in vCluster.
+ */
+export function ingressSecretReferences(ingress: Ingress): Set<string> {
+  const namespace = ingress.metadata?.namespace ?? '';
+  const out = new Set<string>();
+  for (const tls of ingress.spec?.tls ?? []) if (tls.secretName) out.add(`${namespace}/${tls.secretName}`);
+  for (const key of INGRESS_SECRET_ANNOTATIONS) {
+    const value = ingress.metadata?.annotations?.[key];
+    if (!value) continue;
+    const parts = value.split('/');
+    if (parts.length === 1) out.add(`${namespace}/${value}`);
+    else if (parts.length === 2) out.add(value);
+  }
+  return out;
+}
+
 /** A Secret reference in an nginx annotation, as the host must see it; anything else is left as is. */
 export function hostSecretReference(names: NameTranslator, ingressNamespace: string, value: string): string {
   const parts = value.split('/');
