@@ -6,7 +6,8 @@
 //     (the baseline, same run, same concurrency).
 //   - RSS of this process (the syncer runs in it) idle and after the bulk run.
 //
-//   ./bench/run sync [--rate 50] [--singles 500] [--bulk 10000] [--concurrency 32]
+//   ./bench/run sync [--rate 50] [--singles 500] [--bulk 10000] [--concurrency 32] [--pin]
+import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { CORE, Informer, type KubeClient, type KubeObject } from '@kubenest/kube';
 import { configMapSyncer } from '@kubenest/kubenest';
@@ -18,6 +19,9 @@ const { values } = parseArgs({
     singles: { type: 'string', default: '500' },
     bulk: { type: 'string', default: '10000' },
     concurrency: { type: 'string', default: '32' },
+    // Give each control plane a core of its own (host: CPU 1, virtual: CPU 0), as when the host
+    // is a separate cluster; the benchmark process (writers and syncer) stays unpinned.
+    pin: { type: 'boolean', default: false },
   },
 });
 const rate = Number(values.rate);
@@ -26,7 +30,14 @@ const bulk = Number(values.bulk);
 const concurrency = Number(values.concurrency);
 
 const env = await startSyncEnvironment('bench');
-const results: Record<string, unknown> = { rate, singles, bulkCount: bulk, concurrency };
+const results: Record<string, unknown> = { rate, singles, bulkCount: bulk, concurrency, pinned: values.pin };
+if (values.pin) {
+  const pin = (cpu: number, pids: (number | undefined)[]): void => {
+    for (const pid of pids) if (pid) execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+  };
+  pin(1, env.host.cluster.status().map((c) => c.pid));
+  pin(0, env.plane.status().map((c) => c.pid));
+}
 try {
   const configMaps = (client: KubeClient) => client.resourceFor<KubeObject>(CORE['configmaps']!);
   for (const ns of ['latency', 'bulk']) await configMaps(env.virtualClient).rest.create('/api/v1/namespaces', { metadata: { name: ns } });
