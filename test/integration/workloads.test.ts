@@ -92,6 +92,11 @@ describe('workloads in a virtual cluster', () => {
     await eventually(async () => {
       assert.equal((await virtualPods('apps')).length, 0);
       assert.equal((await hostPods('apps')).length, 0);
+      // Fake nodes stay only where a pod of this virtual cluster (CoreDNS) still runs.
+      const all = (await virtual.resourceFor<Pod>(CORE['pods']!).list()).items;
+      const used = [...new Set(all.map((p) => p.spec?.nodeName).filter(Boolean))].sort();
+      const shown = JSON.parse(await ok(vk('get', 'nodes', '-o', 'json'))) as { items: KubeObject[] };
+      assert.deepEqual(shown.items.map((n) => n.metadata!.name).sort(), used);
     }, { timeoutMs: 90_000 });
 
     await ok(vk('-n', 'apps', 'scale', 'deployment/web', '--replicas=2'));
@@ -109,6 +114,9 @@ describe('workloads in a virtual cluster', () => {
     await ok(vk('-n', 'refs', 'create', 'configmap', 'settings', '--from-literal=mode=fast'));
     await ok(vk('-n', 'refs', 'create', 'secret', 'generic', 'creds', '--from-literal=password=s3cret'));
     await ok(vk('-n', 'refs', 'create', 'service', 'clusterip', 'backend', '--tcp=8080:80'));
+    const claim = { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'data', namespace: 'refs' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } };
+    const claimed = await run('kubectl', ['--kubeconfig', join(sandbox.vclustersDir, 'demo', 'kubeconfig'), 'create', '-f', '-'], { input: JSON.stringify(claim) });
+    assert.equal(claimed.code, 0, claimed.stderr);
     // A Secret that exists only on the host, under the very name the pod asks for.
     await ok(hk('-n', HOST_NS, 'create', 'secret', 'generic', 'host-only', '--from-literal=x=y'));
     const pod = {
@@ -124,6 +132,7 @@ describe('workloads in a virtual cluster', () => {
           { name: 'secret', secret: { secretName: 'creds' } },
           { name: 'sneaky', secret: { secretName: 'host-only', optional: true } },
           { name: 'other-vcluster', secret: { secretName: 'creds-x-refs-x-other', optional: true } },
+          { name: 'data', persistentVolumeClaim: { claimName: 'data' } },
         ],
       },
     };
@@ -137,6 +146,12 @@ describe('workloads in a virtual cluster', () => {
     assert.equal((volumes['secret']?.['secret'] as { secretName: string }).secretName, 'creds-x-refs-x-demo');
     assert.equal((volumes['sneaky']?.['secret'] as { secretName: string }).secretName, 'host-only-x-refs-x-demo', 'a host-only Secret cannot be named');
     assert.equal((volumes['other-vcluster']?.['secret'] as { secretName: string }).secretName, 'creds-x-refs-x-other-x-refs-x-demo', 'another virtual cluster\'s Secret cannot be named');
+    assert.deepEqual(volumes['data']?.['persistentVolumeClaim'], { claimName: 'data-x-refs-x-demo' });
+    // The claim itself went to the host, was bound there, and the virtual claim shows it.
+    await eventually(async () => {
+      assert.equal(await ok(hk('-n', HOST_NS, 'get', 'pvc', 'data-x-refs-x-demo', '-o', 'jsonpath={.status.phase}')), 'Bound');
+      assert.equal(await ok(vk('-n', 'refs', 'get', 'pvc', 'data', '-o', 'jsonpath={.status.phase}')), 'Bound');
+    }, { timeoutMs: 60_000 });
     const env = hostPod.spec!.containers[0]!.env!;
     assert.deepEqual(env.find((e) => e.name === 'MODE')?.valueFrom, { configMapKeyRef: { name: 'settings-x-refs-x-demo', key: 'mode' } });
     assert.deepEqual(env.find((e) => e.name === 'MY_NAME')?.valueFrom, { fieldRef: { apiVersion: 'v1', fieldPath: "metadata.annotations['vcluster.loft.sh/name']" } });

@@ -53,3 +53,9 @@ export {
 export type { StorageClass, StorageClassAction, StorageClassesFromHostOptions } from './syncers/storageclasses-from-host/controller.ts';
 export { DEFAULT_STORAGE_CLASS, LOCAL_PROVISIONER, defaultStorageClass, quantityValue, startHostProvisioner, volumeFor } from './controlplane/host-provisioner.ts';
 export type { HostProvisioner } from './controlplane/host-provisioner.ts';
+export { NodeSyncer, FAKE_NODE_LABEL, fakeNode } from './syncers/nodes/syncer.ts';
+export type { NodeSyncOptions } from './syncers/nodes/syncer.ts';
+export { podSyncer } from './syncers/pods/syncer.ts';
+export type { PodSyncerOptions } from './syncers/pods/syncer.ts';
+export { translatePod, hostAccessRequests, podReferences } from './syncers/pods/translate.ts';
+export type { Pod, PodTranslation } from './syncers/pods/translate.ts';
