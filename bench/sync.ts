@@ -4,10 +4,14 @@
 //   - bulk: N ConfigMaps created in the virtual cluster (all: true) until all N are on the host,
 //     as a ratio to the time the host apiserver takes to accept the same N creates sent directly
 //     (the baseline, same run, same concurrency).
-//   - RSS of this process (the syncer runs in it) idle and after the bulk run.
+//   - backlog: N ConfigMaps already in the virtual cluster when a syncer starts, until all N are
+//     on the host, against the same baseline (the syncer's own throughput);
+//   - CPU seconds per process during the bulk run, and RSS of this process (the syncer runs in
+//     it) idle and after the bulk run.
 //
 //   ./bench/run sync [--rate 50] [--singles 500] [--bulk 10000] [--concurrency 32] [--pin]
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CORE, Informer, type KubeClient, type KubeObject } from '@kubenest/kube';
 import { configMapSyncer } from '@kubenest/kubenest';
@@ -73,6 +77,7 @@ try {
   const directSeconds = await createMany(env.hostClient, 'direct', bulk, concurrency);
 
   console.error(`bulk: ${bulk} creates in the virtual cluster until all are on the host`);
+  const cpuBefore = cpuSeconds();
   const startedBulk = performance.now();
   const virtualSeconds = await createMany(env.virtualClient, 'bulk', bulk, concurrency);
   const bulkNames = Array.from({ length: bulk }, (_, i) => `cm-${i}`);
@@ -87,22 +92,57 @@ try {
     lastHostCopyAfterLastVirtualCreateSeconds: round(syncedSeconds - virtualSeconds),
     ratio: round(syncedSeconds / directSeconds), goal: '<= 1.2',
   };
+  // Where the CPU went during the bulk run, per process (user + system seconds).
+  const cpuAfter = cpuSeconds();
+  results['bulkCpuSeconds'] = Object.fromEntries(Object.entries(cpuAfter).map(([name, seconds]) => [name, round(seconds - (cpuBefore[name] ?? 0))]));
   results['syncerProcessRssMiB'] = { idle: round(rssIdle / 1048576), afterBulk: round(process.memoryUsage().rss / 1048576) };
   results['controllerStats'] = controller.stats;
+
+  // The syncer's own throughput: N ConfigMaps already in the virtual cluster (the virtual
+  // apiserver is idle while they sync), from the syncer's start until all are on the host.
+  await controller.stop();
+  await configMaps(env.virtualClient).rest.create('/api/v1/namespaces', { metadata: { name: 'backlog' } });
+  console.error(`backlog: ${bulk} ConfigMaps already in the virtual cluster, then a syncer starts`);
+  await createMany(env.virtualClient, 'backlog', bulk, concurrency, 'bk');
+  const startedBacklog = performance.now();
+  const backlogController = await env.startSyncer(configMapSyncer({ all: true }));
+  const backlogNames = Array.from({ length: bulk }, (_, i) => `bk-${i}`);
+  await waitFor(() => backlogNames.every((name) => seen.has(name)), 600_000);
+  const backlogSeconds = (Math.max(...backlogNames.map((name) => seen.get(name)!)) - startedBacklog) / 1000;
+  results['backlog'] = {
+    syncerStartToAllOnHostSeconds: round(backlogSeconds), directHostCreatesSeconds: round(directSeconds),
+    ratio: round(backlogSeconds / directSeconds), created: backlogController.stats.created, errors: backlogController.stats.errors,
+  };
   await hostWatch.stop();
 } finally {
   await env.dispose();
 }
 console.log(JSON.stringify(results, null, 2));
 
-async function createMany(client: KubeClient, namespace: string, count: number, parallel: number): Promise<number> {
+/** CPU seconds (user + system) used so far by each control-plane process and by this one. */
+function cpuSeconds(): Record<string, number> {
+  const ticks = (pid: number): number => {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      return 0;
+    }
+  };
+  const out: Record<string, number> = { 'benchmark process (writers + syncer)': ticks(process.pid) };
+  for (const component of env.host.cluster.status()) if (component.pid) out[`host ${component.name}`] = ticks(component.pid);
+  for (const component of env.plane.status()) if (component.pid) out[`virtual ${component.name}`] = ticks(component.pid);
+  return out;
+}
+
+async function createMany(client: KubeClient, namespace: string, count: number, parallel: number, prefix = 'cm'): Promise<number> {
   const configMaps = client.resourceFor<KubeObject>(CORE['configmaps']!);
   const started = performance.now();
   let next = 0;
   await Promise.all(Array.from({ length: parallel }, async () => {
     while (next < count) {
       const i = next++;
-      await configMaps.create({ metadata: { name: `cm-${i}`, namespace }, data: { index: String(i), payload: 'x'.repeat(64) } });
+      await configMaps.create({ metadata: { name: `${prefix}-${i}`, namespace }, data: { index: String(i), payload: 'x'.repeat(64) } });
     }
   }));
   return (performance.now() - started) / 1000;
