@@ -110,6 +110,7 @@ try {
   const backlogNames = Array.from({ length: bulk }, (_, i) => `bk-${i}`);
   await waitFor(() => backlogNames.every((name) => seen.has(name)), 600_000);
   const backlogSeconds = (Math.max(...backlogNames.map((name) => seen.get(name)!)) - startedBacklog) / 1000;
+  const backlogCpu = Object.fromEntries(Object.entries(cpuSeconds()).map(([name, seconds]) => [name, round(seconds - (backlogCpuBefore[name] ?? 0))]));
   // The host's kine/SQLite slows down as its database grows (every run adds 30,000 objects), so
   // the direct creates are measured again at the end; the ratios use the mean of both baselines.
   await hostWatch.stop();
@@ -122,7 +123,7 @@ try {
   results['backlog'] = {
     syncerStartToAllOnHostSeconds: round(backlogSeconds), directHostCreatesSeconds: round(directSeconds), directHostCreatesAfterSeconds: round(directAfterSeconds),
     ratio: round(backlogSeconds / directSeconds), ratioToMeanBaseline: round(backlogSeconds / baseline), created: backlogController.stats.created, errors: backlogController.stats.errors,
-    cpuSeconds: Object.fromEntries(Object.entries(cpuSeconds()).map(([name, seconds]) => [name, round(seconds - (backlogCpuBefore[name] ?? 0))])),
+    cpuSeconds: backlogCpu,
   };
 } finally {
   await env.dispose();
