@@ -1,8 +1,9 @@
-import { Informer, WorkQueue, isConflict, isNotFound, objectKey, type KubeClient, type KubeObject, type ResourceRef } from '@kubenest/kube';
+import { Informer, WorkQueue, isNotFound, objectKey, type KubeClient, type KubeObject, type ResourceRef } from '@kubenest/kube';
 import type { MetadataTranslator} from '../translate/metadata.ts';
 import { MARKER_LABEL, NAMESPACE_ANNOTATION, NAME_ANNOTATION, UID_ANNOTATION } from '../translate/metadata.ts';
 import type { NameTranslator } from '../translate/names.ts';
 import { isExcluded } from './exclusion.ts';
+import { runWorker } from './reconcile-loop.ts';
 import type { ObjectWriter } from './writer.ts';
 
 export interface SyncContext {
@@ -143,7 +144,10 @@ export class SyncController<T extends KubeObject = KubeObject> {
     this.hostInformer.start(signal);
     for (const informer of this.related) informer.start(signal);
     await Promise.all([this.virtualInformer.waitForSync(signal), this.hostInformer.waitForSync(signal)]);
-    this.running = Array.from({ length: this.workers }, () => this.work());
+    this.running = Array.from({ length: this.workers }, () => runWorker(this.queue, (key) => this.reconcile(key), {
+      onConflict: () => { this.stats.conflicts += 1; },
+      onError: (key, error) => { this.stats.errors += 1; this.onError(key, error); },
+    }));
   }
 
   /** Looks at one virtual key again, for changes this controller does not watch (references). */
@@ -162,27 +166,6 @@ export class SyncController<T extends KubeObject = KubeObject> {
     await Promise.all([this.virtualInformer.stop(), this.hostInformer.stop()]);
   }
 
-  private async work(): Promise<void> {
-    for (;;) {
-      const key = await this.queue.get();
-      if (key === undefined) return;
-      try {
-        await this.reconcile(key);
-        this.queue.forget(key);
-      } catch (error) {
-        if (isConflict(error)) {
-          this.stats.conflicts += 1;
-          this.queue.addAfter(key, 1_000);
-        } else {
-          this.stats.errors += 1;
-          this.onError(key, error);
-          this.queue.addRateLimited(key);
-        }
-      } finally {
-        this.queue.done(key);
-      }
-    }
-  }
 
   /** The managed-by value of our host objects; cluster-scoped ones also name the host namespace, as in vCluster. */
   private hostMarker(): string {

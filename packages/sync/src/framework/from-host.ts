@@ -1,9 +1,10 @@
 import { isDeepStrictEqual } from 'node:util';
 import {
-  CORE, Informer, WorkQueue, isAlreadyExists, isConflict, isNotFound, objectKey, type KubeObject, type ResourceRef,
+  CORE, Informer, WorkQueue, isAlreadyExists, isNotFound, objectKey, type KubeObject, type ResourceRef,
 } from '@kubenest/kube';
 import type { SyncContext } from './controller.ts';
 import { isExcluded } from './exclusion.ts';
+import { runWorker } from './reconcile-loop.ts';
 
 /**
  * Virtual objects a from-host syncer owns carry this label, valued with the syncer's name. It
@@ -112,7 +113,9 @@ export class FromHostController<H extends KubeObject = KubeObject, V extends Kub
     const informers = this.informers();
     for (const informer of informers) informer.start(signal);
     await Promise.all(informers.map((informer) => informer.waitForSync(signal)));
-    this.running = Array.from({ length: this.workers }, () => this.work());
+    this.running = Array.from({ length: this.workers }, () => runWorker(this.queue, (key) => this.reconcile(key), {
+      onError: (key, error) => { this.stats.errors += 1; this.onError(key, error); },
+    }));
   }
 
   /** Resolves when nothing is queued or in progress (for tests). */
@@ -130,26 +133,6 @@ export class FromHostController<H extends KubeObject = KubeObject, V extends Kub
     return [...this.hostInformers.values(), this.namespaceInformer, ...(this.virtualInformer ? [this.virtualInformer] : [])];
   }
 
-  private async work(): Promise<void> {
-    for (;;) {
-      const key = await this.queue.get();
-      if (key === undefined) return;
-      try {
-        await this.reconcile(key);
-        this.queue.forget(key);
-      } catch (error) {
-        if (isConflict(error)) {
-          this.queue.addAfter(key, 1_000);
-        } else {
-          this.stats.errors += 1;
-          this.onError(key, error);
-          this.queue.addRateLimited(key);
-        }
-      } finally {
-        this.queue.done(key);
-      }
-    }
-  }
 
   private async reconcile(hostKey: string): Promise<void> {
     this.stats.reconciles += 1;

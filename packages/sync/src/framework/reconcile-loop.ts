@@ -1,7 +1,41 @@
-import { WorkQueue, type Informer, type KubeObject } from '@kubenest/kube';
+import { WorkQueue, isConflict, type Informer, type KubeObject } from '@kubenest/kube';
 
 /** What one reconcile asks for next: nothing, or another look after a delay. */
 export type ReconcileOutcome = void | { requeueAfterMs: number };
+
+/** How long a key waits after a write lost an optimistic-concurrency race (409), as in vCluster. */
+const CONFLICT_RETRY_MS = 1_000;
+
+/**
+ * One worker of a controller: takes keys until the queue shuts down. A conflict (someone wrote
+ * first) is retried after a second; any other failure is reported and retried with the queue's
+ * per-key backoff; success forgets the key's failures.
+ */
+export async function runWorker(
+  queue: WorkQueue<string>,
+  reconcile: (key: string) => Promise<ReconcileOutcome>,
+  hooks: { onConflict?: (key: string) => void; onError?: (key: string, error: unknown) => void } = {},
+): Promise<void> {
+  for (;;) {
+    const key = await queue.get();
+    if (key === undefined) return;
+    try {
+      const outcome = await reconcile(key);
+      queue.forget(key);
+      if (outcome) queue.addAfter(key, outcome.requeueAfterMs);
+    } catch (error) {
+      if (isConflict(error)) {
+        hooks.onConflict?.(key);
+        queue.addAfter(key, CONFLICT_RETRY_MS);
+      } else {
+        hooks.onError?.(key, error);
+        queue.addRateLimited(key);
+      }
+    } finally {
+      queue.done(key);
+    }
+  }
+}
 
 /**
  * A work queue, its workers and the informers that feed it, for controllers whose key is not
@@ -41,7 +75,7 @@ export class ReconcileLoop {
   async start(signal?: AbortSignal): Promise<void> {
     for (const informer of this.informers) informer.start(signal);
     await Promise.all(this.informers.map((informer) => informer.waitForSync(signal)));
-    this.running = Array.from({ length: this.workers }, () => this.work());
+    this.running = Array.from({ length: this.workers }, () => runWorker(this.queue, this.reconcile, { onError: this.onError }));
   }
 
   drain(): Promise<void> {
@@ -53,22 +87,5 @@ export class ReconcileLoop {
     this.queue.shutDown();
     await Promise.all(this.running);
     await Promise.all(this.informers.map((informer) => informer.stop()));
-  }
-
-  private async work(): Promise<void> {
-    for (;;) {
-      const key = await this.queue.get();
-      if (key === undefined) return;
-      try {
-        const outcome = await this.reconcile(key);
-        this.queue.forget(key);
-        if (outcome) this.queue.addAfter(key, outcome.requeueAfterMs);
-      } catch (error) {
-        this.onError(key, error);
-        this.queue.addRateLimited(key);
-      } finally {
-        this.queue.done(key);
-      }
-    }
   }
 }
