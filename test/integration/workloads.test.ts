@@ -184,6 +184,11 @@ describe('workloads in a virtual cluster', () => {
     assert.notEqual((await review(host)).status?.authenticated, true);
     const tokenVolume = (hostPod.spec?.volumes ?? []).find((v) => String(v['name']).startsWith('kube-api-access-'));
     assert.match(JSON.stringify(tokenVolume), new RegExp(`metadata.annotations\\['${tokenAnnotation[0]}'\\]`));
+
+    // A pod deleted on the host is deleted in the virtual cluster (it is not started twice).
+    await ok(hk('-n', HOST_NS, 'delete', 'pod', 'reader-x-refs-x-demo', '--wait=false'));
+    await eventually(async () => assert.deepEqual((await virtualPods('refs')).map((p) => p.metadata?.name), []), { timeoutMs: 60_000 });
+    assert.deepEqual((await hostPods('refs')).map((p) => p.metadata?.name), []);
   });
 
   it('a pod asking for hostPath or privileged is refused with a reason visible in the virtual cluster', async () => {
