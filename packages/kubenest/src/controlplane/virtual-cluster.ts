@@ -114,76 +114,91 @@ async function startSyncers(
   };
   await storeKubeconfigSecret(host, spec, readFileSync(plane.kubeconfig, 'utf8'));
 
-  const workloads = await prepareWorkloads(ctx, spec.values, Number(new URL(plane.server).port), (what, error) => progress(`${what}: ${(error as Error).message}`));
-  // To-host syncers (SyncController) and from-host ones (FromHostController) start and stop alike.
-  const controllers: Pick<SyncController, 'start' | 'stop'>[] = [];
-  const add = (syncer: Syncer<KubeObject>): SyncController => {
-    const controller = new SyncController(ctx, syncer, { onError: (key, error) => progress(`${syncer.name} ${key}: ${(error as Error).message}`) });
-    controllers.push(controller);
-    return controller;
+  const workloadsSetup = await prepareWorkloads(ctx, spec.values, Number(new URL(plane.server).port), (what, error) => progress(`${what}: ${(error as Error).message}`));
+  // A new set of controllers for every leadership term: a lost term's queues and caches are gone.
+  const buildControllers = (): { prerequisites: Pick<SyncController, 'start' | 'stop'>[]; controllers: Pick<SyncController, 'start' | 'stop'>[] } => {
+    const workloads = workloadsSetup.build();
+    // To-host syncers (SyncController) and from-host ones (FromHostController) start and stop alike.
+    const controllers: Pick<SyncController, 'start' | 'stop'>[] = [];
+    const add = (syncer: Syncer<KubeObject>): SyncController => {
+      const controller = new SyncController(ctx, syncer, { onError: (key, error) => progress(`${syncer.name} ${key}: ${(error as Error).message}`) });
+      controllers.push(controller);
+      return controller;
+    };
+    // sync.toHost.<kind>.enabled defaults to true for both, `all` to false, as in vCluster.
+    if (setting(spec.values, ['sync', 'toHost', 'configMaps', 'enabled']) !== false) {
+      const controller = add(configMapSyncer({
+        all: setting(spec.values, ['sync', 'toHost', 'configMaps', 'all']) === true,
+        isReferenced: (namespace, name) => workloads.references.isReferenced('configmap', `${namespace}/${name}`),
+      }));
+      workloads.references.onChange((kind, key) => { if (kind === 'configmap') controller.enqueue(key); });
+    }
+    if (setting(spec.values, ['sync', 'toHost', 'services', 'enabled']) !== false) add(serviceSyncer());
+    if (setting(spec.values, ['sync', 'toHost', 'endpoints', 'enabled']) !== false) add(endpointsSyncer());
+    if (setting(spec.values, ['sync', 'toHost', 'secrets', 'enabled']) !== false) {
+      const controller = add(secretSyncer({
+        all: setting(spec.values, ['sync', 'toHost', 'secrets', 'all']) === true,
+        isReferenced: (namespace, name) => workloads.references.isReferenced('secret', `${namespace}/${name}`),
+      }));
+      workloads.references.onChange((kind, key) => { if (kind === 'secret') controller.enqueue(key); });
+    }
+    // Off unless switched on, as in vCluster.
+    const optional = {
+      ingresses: ingressSyncer, networkPolicies: networkPolicySyncer, podDisruptionBudgets: podDisruptionBudgetSyncer,
+      serviceAccounts: serviceAccountSyncer, priorityClasses: priorityClassSyncer,
+    } as const;
+    for (const [kind, syncer] of Object.entries(optional)) {
+      if (setting(spec.values, ['sync', 'toHost', kind, 'enabled']) === true) add(syncer());
+    }
+    if (workloads.pods) add(workloads.pods);
+    controllers.push(...workloads.runnables);
+    // fromHost.storageClasses `auto` is on in vCluster only when pods are scheduled inside the
+    // virtual cluster; kubenest always schedules on the host, so `auto` (the default) means off.
+    const storageClasses = setting(spec.values, ['sync', 'fromHost', 'storageClasses', 'enabled']) === true;
+    const classSelector = setting(spec.values, ['sync', 'fromHost', 'storageClasses', 'selector']) as LabelSelector | undefined;
+    const selectsClasses = Object.keys(classSelector?.matchLabels ?? {}).length > 0 || (classSelector?.matchExpressions?.length ?? 0) > 0;
+    if (setting(spec.values, ['sync', 'toHost', 'persistentVolumeClaims', 'enabled']) !== false) {
+      add(persistentVolumeClaimSyncer({ storageClassSelector: storageClasses && selectsClasses ? classSelector : undefined }));
+    }
+    const loopError = (name: string) => (key: string, error: unknown): void => progress(`${name} ${key}: ${(error as Error).message}`);
+    // Fake volumes run whenever real PersistentVolume sync is off, as in vCluster.
+    controllers.push(fakePersistentVolumes(ctx, { onError: loopError('fake-persistentvolume') }));
+    if (storageClasses) controllers.push(storageClassesFromHost(ctx, { selector: classSelector, onError: loopError('host-storageclass') }));
+    const addFromHost = <T extends KubeObject>(syncer: FromHostSyncer<T>): void => {
+      controllers.push(new FromHostController(ctx, syncer, { onError: (key, error) => progress(`${syncer.name} ${key}: ${(error as Error).message}`) }));
+    };
+    // sync.fromHost.events is on unless turned off; configMaps/secrets only when enabled (mappings validated at load).
+    if (setting(spec.values, ['sync', 'fromHost', 'events', 'enabled']) !== false) addFromHost(eventSyncer({ hostNamespace: spec.hostNamespace }));
+    for (const [kind, make] of [['configMaps', fromHostConfigMapSyncer], ['secrets', fromHostSecretSyncer]] as const) {
+      if (setting(spec.values, ['sync', 'fromHost', kind, 'enabled']) !== true) continue;
+      const byName = (setting(spec.values, ['sync', 'fromHost', kind, 'mappings', 'byName']) ?? {}) as Record<string, string>;
+      addFromHost<KubeObject>(make({ byName, hostNamespace: spec.hostNamespace }));
+    }
+    return { prerequisites: [workloads.referenceFeed], controllers };
   };
-  // sync.toHost.<kind>.enabled defaults to true for both, `all` to false, as in vCluster.
-  if (setting(spec.values, ['sync', 'toHost', 'configMaps', 'enabled']) !== false) {
-    const controller = add(configMapSyncer({
-      all: setting(spec.values, ['sync', 'toHost', 'configMaps', 'all']) === true,
-      isReferenced: (namespace, name) => workloads.references.isReferenced('configmap', `${namespace}/${name}`),
-    }));
-    workloads.references.onChange((kind, key) => { if (kind === 'configmap') controller.enqueue(key); });
-  }
-  if (setting(spec.values, ['sync', 'toHost', 'services', 'enabled']) !== false) add(serviceSyncer());
-  if (setting(spec.values, ['sync', 'toHost', 'endpoints', 'enabled']) !== false) add(endpointsSyncer());
-  if (setting(spec.values, ['sync', 'toHost', 'secrets', 'enabled']) !== false) {
-    const controller = add(secretSyncer({
-      all: setting(spec.values, ['sync', 'toHost', 'secrets', 'all']) === true,
-      isReferenced: (namespace, name) => workloads.references.isReferenced('secret', `${namespace}/${name}`),
-    }));
-    workloads.references.onChange((kind, key) => { if (kind === 'secret') controller.enqueue(key); });
-  }
-  // Off unless switched on, as in vCluster.
-  const optional = {
-    ingresses: ingressSyncer, networkPolicies: networkPolicySyncer, podDisruptionBudgets: podDisruptionBudgetSyncer,
-    serviceAccounts: serviceAccountSyncer, priorityClasses: priorityClassSyncer,
-  } as const;
-  for (const [kind, syncer] of Object.entries(optional)) {
-    if (setting(spec.values, ['sync', 'toHost', kind, 'enabled']) === true) add(syncer());
-  }
-  if (workloads.pods) add(workloads.pods);
-  controllers.push(...workloads.runnables);
-  // fromHost.storageClasses `auto` is on in vCluster only when pods are scheduled inside the
-  // virtual cluster; kubenest always schedules on the host, so `auto` (the default) means off.
-  const storageClasses = setting(spec.values, ['sync', 'fromHost', 'storageClasses', 'enabled']) === true;
-  const classSelector = setting(spec.values, ['sync', 'fromHost', 'storageClasses', 'selector']) as LabelSelector | undefined;
-  const selectsClasses = Object.keys(classSelector?.matchLabels ?? {}).length > 0 || (classSelector?.matchExpressions?.length ?? 0) > 0;
-  if (setting(spec.values, ['sync', 'toHost', 'persistentVolumeClaims', 'enabled']) !== false) {
-    add(persistentVolumeClaimSyncer({ storageClassSelector: storageClasses && selectsClasses ? classSelector : undefined }));
-  }
-  const loopError = (name: string) => (key: string, error: unknown): void => progress(`${name} ${key}: ${(error as Error).message}`);
-  // Fake volumes run whenever real PersistentVolume sync is off, as in vCluster.
-  controllers.push(fakePersistentVolumes(ctx, { onError: loopError('fake-persistentvolume') }));
-  if (storageClasses) controllers.push(storageClassesFromHost(ctx, { selector: classSelector, onError: loopError('host-storageclass') }));
-  const addFromHost = <T extends KubeObject>(syncer: FromHostSyncer<T>): void => {
-    controllers.push(new FromHostController(ctx, syncer, { onError: (key, error) => progress(`${syncer.name} ${key}: ${(error as Error).message}`) }));
-  };
-  // sync.fromHost.events is on unless turned off; configMaps/secrets only when enabled (mappings validated at load).
-  if (setting(spec.values, ['sync', 'fromHost', 'events', 'enabled']) !== false) addFromHost(eventSyncer({ hostNamespace: spec.hostNamespace }));
-  for (const [kind, make] of [['configMaps', fromHostConfigMapSyncer], ['secrets', fromHostSecretSyncer]] as const) {
-    if (setting(spec.values, ['sync', 'fromHost', kind, 'enabled']) !== true) continue;
-    const byName = (setting(spec.values, ['sync', 'fromHost', kind, 'mappings', 'byName']) ?? {}) as Record<string, string>;
-    addFromHost<KubeObject>(make({ byName, hostNamespace: spec.hostNamespace }));
-  }
 
   const stopElection = new AbortController();
   let leading = false;
   let firstSync: () => void = () => {};
   const synced = new Promise<void>((resolve) => { firstSync = resolve; });
+  let controllers: Pick<SyncController, 'start' | 'stop'>[] = [];
+  let stopping: Promise<unknown> = Promise.resolve();
   const elector = new LeaderElector(host.rest, {
     namespace: spec.hostNamespace, name: names.leaderLeaseName(), identity: `${hostname()}-${process.pid}`,
     onStartedLeading: async (signal) => {
+      await stopping; // the previous term's controllers are fully stopped first
       leading = true;
-      progress(`${spec.name}: leading; starting ${controllers.length} syncer(s)`);
-      await Promise.all(controllers.map((c) => c.start(signal)));
+      const { prerequisites, controllers: syncers } = buildControllers();
+      const term = [...prerequisites, ...syncers];
+      controllers = term;
+      signal.addEventListener('abort', () => {
+        leading = false;
+        stopping = Promise.all(term.map((c) => c.stop()));
+      }, { once: true });
+      progress(`${spec.name}: leading; starting ${syncers.length} syncer(s)`);
+      await Promise.all(prerequisites.map((c) => c.start(signal)));
+      await Promise.all(syncers.map((c) => c.start(signal)));
       firstSync();
-      signal.addEventListener('abort', () => { leading = false; });
     },
     onStoppedLeading: () => progress(`${spec.name}: no longer leading; syncers stopped`),
   });

@@ -18,13 +18,23 @@ export interface Runnable {
   stop(): Promise<void>;
 }
 
+/** What a virtual cluster sets up once, and how to build the workload syncers for a leadership term. */
+export interface WorkloadsSetup {
+  build(): Workloads;
+}
+
 export interface Workloads {
   /** What virtual pods refer to: the "in use" rule of the ConfigMap and Secret syncers. */
   references: ReferenceIndex;
   /** The pod syncer, when `sync.toHost.pods` is on. */
   pods: Syncer<Pod> | undefined;
-  /** Nodes, the kubernetes Service, the reference feed. */
+  /** Nodes and the kubernetes Service. */
   runnables: Runnable[];
+  /**
+   * Fills `references` from the virtual pods (and ingresses); started, and synced, before the
+   * ConfigMap and Secret syncers, or a restart would briefly find every host copy unused.
+   */
+  referenceFeed: Runnable;
 }
 
 /** The host service account host pods run as, as vCluster's chart names it. */
@@ -37,7 +47,7 @@ export function workloadServiceAccountName(values: Values, vclusterName: string)
  * virtual API, the host service account pods run as, DNS in the virtual cluster, nodes, and the
  * reference index fed from the virtual pods.
  */
-export async function prepareWorkloads(ctx: SyncContext, values: Values, apiserverPort: number, onError: (what: string, error: unknown) => void): Promise<Workloads> {
+export async function prepareWorkloads(ctx: SyncContext, values: Values, apiserverPort: number, onError: (what: string, error: unknown) => void): Promise<WorkloadsSetup> {
   await ensureVirtualClusterService(ctx.host, ctx.hostNamespace, ctx.vclusterName, apiserverPort);
   const hostServiceAccount = workloadServiceAccountName(values, ctx.vclusterName);
   try {
@@ -53,13 +63,22 @@ export async function prepareWorkloads(ctx: SyncContext, values: Values, apiserv
   if (dns) await deployCoreDns(ctx.virtual, clusterDomain);
 
   const version = await ctx.virtual.rest.get<{ gitVersion?: string }>('/version');
+  return { build: () => buildWorkloads(ctx, values, { hostServiceAccount, clusterDomain, dns, kubeletVersion: version.gitVersion ?? 'v0.0.0' }, onError) };
+}
+
+/** Fresh objects for one leadership term: nothing of a lost term's state is reused. */
+function buildWorkloads(
+  ctx: SyncContext, values: Values, setup: { hostServiceAccount: string; clusterDomain: string; dns: boolean; kubeletVersion: string },
+  onError: (what: string, error: unknown) => void,
+): Workloads {
+  const { hostServiceAccount, clusterDomain, dns } = setup;
   const fromHostNodes = setting(values, ['sync', 'fromHost', 'nodes']) as { enabled?: boolean; clearImageStatus?: boolean; selector?: { all?: boolean; labels?: Record<string, string> } } | undefined;
   const nodes = new NodeSyncer(ctx, {
     fromHost: fromHostNodes?.enabled === true,
     selectAll: fromHostNodes?.selector?.all === true,
     selectLabels: fromHostNodes?.selector?.labels ?? {},
     clearImageStatus: fromHostNodes?.clearImageStatus === true,
-    kubeletVersion: version.gitVersion ?? 'v0.0.0',
+    kubeletVersion: setup.kubeletVersion,
   }, (key, error) => onError(`node ${key}`, error));
 
   const references = new ReferenceIndex();
@@ -71,21 +90,26 @@ export async function prepareWorkloads(ctx: SyncContext, values: Values, apiserv
     const namespaced = (names: Set<string>): Set<string> => new Set([...names].map((name) => `${pod.metadata?.namespace}/${name}`));
     references.set(key, new Map([['configmap', namespaced(configMaps)], ['secret', namespaced(secrets)]]));
   };
-  virtualPods.addHandlers({ onAdd: (pod) => record(pod, false), onUpdate: (_old, pod) => record(pod, false), onDelete: (pod) => record(pod, true) });
+  // Shared informers live as long as the client; a term only adds (and removes) its handlers,
+  // which get the whole cache replayed as adds.
+  const removers = [virtualPods.addHandlers({ onAdd: (pod) => record(pod, false), onUpdate: (_old, pod) => record(pod, false), onDelete: (pod) => record(pod, true) })];
   const feeds: Informer[] = [virtualPods];
   if (setting(values, ['sync', 'toHost', 'ingresses', 'enabled']) === true) {
     const ingresses = ctx.virtual.informer<Ingress>(CORE['ingresses']!);
     const recordIngress = (ingress: Ingress, gone: boolean): void =>
       references.set(`ingress:${ingress.metadata?.namespace}/${ingress.metadata?.name}`, gone ? undefined : new Map([['secret', ingressSecretReferences(ingress)]]));
-    ingresses.addHandlers({ onAdd: (i) => recordIngress(i, false), onUpdate: (_old, i) => recordIngress(i, false), onDelete: (i) => recordIngress(i, true) });
+    removers.push(ingresses.addHandlers({ onAdd: (i) => recordIngress(i, false), onUpdate: (_old, i) => recordIngress(i, false), onDelete: (i) => recordIngress(i, true) }));
     feeds.push(ingresses);
   }
   const referenceFeed: Runnable = {
     async start(signal) {
-      for (const feed of feeds) feed.start(signal);
+      for (const feed of feeds) feed.start();
       await Promise.all(feeds.map((feed) => feed.waitForSync(signal)));
     },
-    stop: async () => { await Promise.all(feeds.map((feed) => feed.stop())); },
+    stop: () => {
+      for (const remove of removers) remove();
+      return Promise.resolve();
+    },
   };
 
   const podsEnabled = setting(values, ['sync', 'toHost', 'pods', 'enabled']) !== false;
@@ -95,7 +119,7 @@ export async function prepareWorkloads(ctx: SyncContext, values: Values, apiserv
     translatePriorityClasses: setting(values, ['sync', 'toHost', 'priorityClasses', 'enabled']) === true,
     nodeExists: (name) => nodes.exists(name),
   }) : undefined;
-  return { references, pods, runnables: [referenceFeed, nodes, kubernetesServiceLoop(ctx, (key, error) => onError(`kubernetes service ${key}`, error))] };
+  return { references, pods, referenceFeed, runnables: [nodes, kubernetesServiceLoop(ctx, (key, error) => onError(`kubernetes service ${key}`, error))] };
 }
 
 /** Deletes what prepareWorkloads made on the host (the pods and the rest go by their marker label). */

@@ -35,6 +35,8 @@ export interface Syncer<T extends KubeObject = KubeObject> {
   readonly resource: ResourceRef;
   /** Runs once before the controller's informers start: caches of other kinds the syncer reads. */
   start?(ctx: SyncContext, signal: AbortSignal | undefined, enqueue: (virtualKey: string) => void): Promise<void>;
+  /** Runs when the controller stops: undo what `start` registered elsewhere. */
+  stop?(): void | Promise<void>;
   /** Whether this virtual object belongs on the host at all (default: yes). */
   wants?(ctx: SyncContext, virtual: T): boolean | Promise<boolean>;
   /** The host object for a virtual object that has none yet. */
@@ -104,7 +106,9 @@ export class SyncController<T extends KubeObject = KubeObject> {
   /** What each side looked like after the last successful sync, per virtual key. */
   private readonly lastSynced = new Map<string, { virtual: T; host: T }>();
   private running: Promise<void>[] = [];
+  /** Shared informers of other kinds (requeueOn): they outlive this controller, its handlers do not. */
   private readonly related: Informer[] = [];
+  private readonly removeRelatedHandlers: (() => void)[] = [];
   /**
    * Virtual objects this controller just recreated: until the cache shows the new uid, its
    * view (the old object, or none) is stale and must not be acted on, or the host copy would
@@ -131,7 +135,7 @@ export class SyncController<T extends KubeObject = KubeObject> {
     this.virtualInformer.addHandlers({ onAdd: enqueueVirtual, onUpdate: (_old, current) => enqueueVirtual(current), onDelete: enqueueVirtual });
     for (const related of syncer.requeueOn ?? []) {
       const informer = ctx.virtual.informer(related);
-      informer.addHandlers({ onAdd: enqueueVirtual, onUpdate: (_old, current) => enqueueVirtual(current), onDelete: enqueueVirtual });
+      this.removeRelatedHandlers.push(informer.addHandlers({ onAdd: enqueueVirtual, onUpdate: (_old, current) => enqueueVirtual(current), onDelete: enqueueVirtual }));
       this.related.push(informer);
     }
     this.hostInformer.addHandlers({ onAdd: enqueueHost, onUpdate: (_old, current) => enqueueHost(current), onDelete: enqueueHost });
@@ -142,7 +146,7 @@ export class SyncController<T extends KubeObject = KubeObject> {
     await this.syncer.start?.(this.ctx, signal, (key) => this.queue.add(key));
     this.virtualInformer.start(signal);
     this.hostInformer.start(signal);
-    for (const informer of this.related) informer.start(signal);
+    for (const informer of this.related) informer.start();
     await Promise.all([this.virtualInformer.waitForSync(signal), this.hostInformer.waitForSync(signal)]);
     this.running = Array.from({ length: this.workers }, () => runWorker(this.queue, (key) => this.reconcile(key), {
       onConflict: () => { this.stats.conflicts += 1; },
@@ -164,6 +168,8 @@ export class SyncController<T extends KubeObject = KubeObject> {
     this.queue.shutDown();
     await Promise.all(this.running);
     await Promise.all([this.virtualInformer.stop(), this.hostInformer.stop()]);
+    for (const remove of this.removeRelatedHandlers) remove();
+    await this.syncer.stop?.();
   }
 
 

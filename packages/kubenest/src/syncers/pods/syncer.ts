@@ -43,6 +43,7 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
   let virtualServices: Informer<Service> | undefined;
   let hostServices: Informer<Service> | undefined;
   let recorder: EventRecorder | undefined;
+  let removeNamespaceHandler: (() => void) | undefined;
 
   const hostServiceIp = (ctx: SyncContext, name: string): string | undefined =>
     hostServices?.store.get(`${ctx.hostNamespace}/${name}`)?.spec?.clusterIP;
@@ -134,18 +135,23 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
       namespaces = ctx.virtual.informer(CORE['namespaces']!);
       // Namespace labels are copied onto host pods (ns-label keys): a relabel revisits its pods.
       const pods = ctx.virtual.informer<Pod>(CORE['pods']!);
-      namespaces.addHandlers({
+      removeNamespaceHandler = namespaces.addHandlers({
         onUpdate: (old, current) => {
           if (isDeepStrictEqual(old.metadata?.labels, current.metadata?.labels)) return;
           for (const pod of pods.store.list()) if (pod.metadata?.namespace === current.metadata?.name) enqueue(`${pod.metadata?.namespace}/${pod.metadata?.name}`);
         },
       });
-      pods.start(signal);
+      // Shared caches outlive a leadership term (the client stops them), so no term signal here.
+      pods.start();
       virtualServices = ctx.virtual.informer<Service>(CORE['services']!);
       hostServices = ctx.host.informer<Service>(CORE['services']!, { namespace: ctx.hostNamespace });
       recorder = new EventRecorder(ctx.virtual.rest, 'pod-syncer');
-      for (const informer of [namespaces, virtualServices, hostServices] as Informer[]) informer.start(signal);
+      for (const informer of [namespaces, virtualServices, hostServices] as Informer[]) informer.start();
       await Promise.all([namespaces, virtualServices, hostServices, pods].map((informer) => informer.waitForSync(signal)));
+    },
+
+    stop() {
+      removeNamespaceHandler?.();
     },
 
     async wants(ctx, virtual) {
