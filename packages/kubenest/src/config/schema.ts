@@ -96,7 +96,10 @@ export const VClusterValuesSchema = strict({
   global: maybe(open()),
   integrations: maybe(open()),
   networking: maybe(open()),
-  policies: maybe(open()),
+  // The pod policy kubenest enforces on what reaches the host (ADR 10): `privileged` allows host access.
+  policies: maybe(Type.Object({
+    podSecurityStandard: maybe(Type.Union([Type.Literal('privileged'), Type.Literal('baseline'), Type.Literal('restricted')])),
+  }, { additionalProperties: true })),
   controlPlane: maybe(open()),
   privateNodes: maybe(open()),
   rbac: maybe(open()),

@@ -73,4 +73,10 @@ describe('validateValues: from-host mappings', () => {
       { name: 'two.yaml', values: { sync: { fromHost: { secrets: { mappings: { byName: { 'a/*': 'b/*' } } } } } } },
     ]));
   });
+
+  it('names the allowed choices of a union for a misspelled pod policy', () => {
+    assert.deepEqual(problems({ policies: { podSecurityStandard: 'privilaged' } }),
+      ['values.yaml: policies.podSecurityStandard: expected "privileged", "baseline" or "restricted", got string "privilaged"']);
+    assert.deepEqual(problems({ policies: { podSecurityStandard: 'privileged', other: { kept: true } } }), []);
+  });
 });

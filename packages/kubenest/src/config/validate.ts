@@ -53,7 +53,7 @@ function fromHostMappingProblems(source: ValuesSource, checkEnabled = false): st
 
 function describe(errors: ErrorObject[], source: ValuesSource): string[] {
   const out = new Set<string>();
-  // A value that is neither boolean nor "auto" yields one error per branch plus one for the union.
+  // A value matching no branch of a union yields one error per branch plus one for the union.
   const unionPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
   for (const error of errors) {
     const path = dotted(error.instancePath);
@@ -64,7 +64,7 @@ function describe(errors: ErrorObject[], source: ValuesSource): string[] {
       const guess = closest(key, known);
       out.add(`${source.name}: ${path ? `${path}.` : ''}${key}: unknown key${guess ? ` (did you mean "${guess}"?)` : ''}; known here: ${known.join(', ')}`);
     } else if (error.keyword === 'anyOf') {
-      out.add(`${at}: expected true, false or "auto", got ${shown(valueAt(source.values, error.instancePath))}`);
+      out.add(`${at}: expected ${unionChoices(error.parentSchema)}, got ${shown(valueAt(source.values, error.instancePath))}`);
     } else if (error.keyword === 'type' || error.keyword === 'const') {
       if (unionPaths.has(error.instancePath)) continue;
       const expected = error.keyword === 'type' ? (error.params as { type: string }).type : JSON.stringify((error.params as { allowedValue: unknown }).allowedValue);
@@ -76,6 +76,18 @@ function describe(errors: ErrorObject[], source: ValuesSource): string[] {
     }
   }
   return [...out];
+}
+
+/** The choices of a union schema in words: `true, false or "auto"`, `"privileged", "baseline" or "restricted"`. */
+function unionChoices(schema: unknown): string {
+  const branches = (schema as { anyOf?: { const?: unknown; type?: string }[] } | undefined)?.anyOf ?? [];
+  const choices = branches.flatMap((branch) => {
+    if (branch.const !== undefined) return [JSON.stringify(branch.const)];
+    if (branch.type === 'boolean') return ['true', 'false'];
+    return branch.type ? [branch.type === 'object' ? 'a map' : branch.type] : [];
+  });
+  if (choices.length === 0) return 'one of the allowed values';
+  return choices.length === 1 ? choices[0]! : `${choices.slice(0, -1).join(', ')} or ${choices.at(-1)!}`;
 }
 
 function dotted(pointer: string): string {
