@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MetadataTranslator, NameTranslator } from '@kubenest/sync';
+import {
+  hostAccessRequests, labelsAnnotation, podHostname, podReferences, serviceEnv, translateFieldPath, translatePod,
+  type Pod, type PodTranslation,
+} from './translate.ts';
+
+const meta = new MetadataTranslator('demo', 'vcluster-demo');
+const base = (overrides: Partial<PodTranslation> = {}): PodTranslation => ({
+  names: new NameTranslator('demo', 'vcluster-demo'), meta, kubeIp: '10.96.0.10', dnsIp: '10.96.0.20', clusterDomain: 'cluster.local',
+  namespaceLabels: { team: 'a' }, services: [], tokens: new Map(), tokenAnnotation: (key) => `vcluster.loft.sh/token-${key.length}abcdefg`.slice(0, 31),
+  hostServiceAccount: 'vc-workload-demo', translatePriorityClasses: false, ...overrides,
+});
+const pod = (spec: Partial<NonNullable<Pod['spec']>> = {}, metadata: Pod['metadata'] = {}): Pod => ({
+  apiVersion: 'v1', kind: 'Pod',
+  metadata: { name: 'web-1', namespace: 'shop', uid: 'u-1', labels: { app: 'web' }, ...metadata },
+  spec: { containers: [{ name: 'app', image: 'nginx' }], ...spec },
+});
+
+describe('translatePod', () => {
+  it('names, markers and the pod annotations', () => {
+    const host = translatePod(base(), pod({ serviceAccountName: 'builder' }, { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web', uid: 'r', controller: true }] }));
+    assert.equal(host.metadata?.name, 'web-1-x-shop-x-demo');
+    assert.equal(host.metadata?.namespace, 'vcluster-demo');
+    assert.equal(host.metadata?.labels?.['vcluster.loft.sh/managed-by'], 'demo');
+    assert.equal(host.metadata?.labels?.['vcluster.loft.sh/namespace'], 'shop');
+    assert.equal(host.metadata?.labels?.[meta.hostNamespaceLabelKey('team')], 'a');
+    const annotations = host.metadata?.annotations ?? {};
+    assert.equal(annotations['vcluster.loft.sh/name'], 'web-1');
+    assert.equal(annotations['vcluster.loft.sh/namespace'], 'shop');
+    assert.equal(annotations['vcluster.loft.sh/uid'], 'u-1');
+    assert.equal(annotations['vcluster.loft.sh/service-account-name'], 'builder');
+    assert.equal(annotations['vcluster.loft.sh/labels'], 'app="web"');
+    assert.equal(annotations['vcluster.loft.sh/owner-set-kind'], 'ReplicaSet');
+    assert.equal(annotations['cluster-autoscaler.kubernetes.io/safe-to-evict'], 'true');
+    assert.equal(host.spec?.serviceAccountName, 'vc-workload-demo');
+    assert.equal(host.spec?.automountServiceAccountToken, false);
+    assert.equal(host.spec?.enableServiceLinks, false);
+    assert.equal(host.spec?.hostname, 'web-1');
+    assert.equal(host.status, undefined);
+  });
+
+  it('environment: kubelet\'s service variables first, the container\'s own win, references translated', () => {
+    const services = [{ metadata: { name: 'my-db', namespace: 'shop' }, spec: { clusterIP: '10.96.1.1', ports: [{ name: 'sql', port: 5432, protocol: 'TCP' }] } }];
+    const host = translatePod(base({ services }), pod({
+      containers: [{
+        name: 'app', image: 'nginx',
+        env: [
+          { name: 'MY_DB_SERVICE_HOST', value: 'mine' },
+          { name: 'URL', value: '$(MY_DB_SERVICE_HOST):$(MY_DB_SERVICE_PORT)' },
+          { name: 'MODE', valueFrom: { configMapKeyRef: { name: 'settings', key: 'mode' } } },
+          { name: 'PASSWORD', valueFrom: { secretKeyRef: { name: 'creds', key: 'pw' } } },
+          { name: 'POD', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+        ],
+        envFrom: [{ configMapRef: { name: 'all' } }],
+      }],
+    }));
+    const env = host.spec!.containers[0]!.env!;
+    const names = env.map((e) => e.name);
+    assert.ok(names.indexOf('MY_DB_SERVICE_PORT') < names.indexOf('URL'), 'injected variables come first so $(VAR) resolves');
+    assert.equal(env.filter((e) => e.name === 'MY_DB_SERVICE_HOST').length, 1);
+    assert.equal(env.find((e) => e.name === 'MY_DB_SERVICE_HOST')?.value, 'mine', 'the container\'s own value wins');
+    assert.equal(env.find((e) => e.name === 'KUBERNETES_SERVICE_HOST')?.value, '10.96.0.10');
+    assert.equal(env.find((e) => e.name === 'MY_DB_PORT_5432_TCP_ADDR')?.value, '10.96.1.1');
+    assert.deepEqual(env.find((e) => e.name === 'MODE')?.valueFrom, { configMapKeyRef: { name: 'settings-x-shop-x-demo', key: 'mode' } });
+    assert.deepEqual(env.find((e) => e.name === 'PASSWORD')?.valueFrom, { secretKeyRef: { name: 'creds-x-shop-x-demo', key: 'pw' } });
+    assert.deepEqual(env.find((e) => e.name === 'POD')?.valueFrom, { fieldRef: { fieldPath: "metadata.annotations['vcluster.loft.sh/name']" } });
+    assert.deepEqual(host.spec!.containers[0]!.envFrom, [{ configMapRef: { name: 'all-x-shop-x-demo' } }]);
+  });
+
+  it('service links off: only the kubernetes variables', () => {
+    const services = [{ metadata: { name: 'db', namespace: 'shop' }, spec: { clusterIP: '10.96.1.1', ports: [{ port: 1 }] } }];
+    const env = translatePod(base({ services }), pod({ enableServiceLinks: false })).spec!.containers[0]!.env!;
+    assert.deepEqual(env.map((e) => e.name).filter((n) => !n.startsWith('KUBERNETES_')), []);
+  });
+
+  it('volumes: references translated, a projected token becomes a downward-API item of its annotation', () => {
+    const host = translatePod(base({ tokens: new Map([['kube-api-access/0', 'jwt']]), tokenAnnotation: () => 'vcluster.loft.sh/token-abcdefgh' }), pod({
+      volumes: [
+        { name: 'cfg', configMap: { name: 'settings' } },
+        { name: 'sec', secret: { secretName: 'creds' } },
+        { name: 'data', persistentVolumeClaim: { claimName: 'data' } },
+        { name: 'scratch', ephemeral: { volumeClaimTemplate: {} } },
+        { name: 'csi', csi: { driver: 'x', nodePublishSecretRef: { name: 'csi-creds' } } },
+        {
+          name: 'kube-api-access',
+          projected: { sources: [{ serviceAccountToken: { path: 'token', expirationSeconds: 3607 } }, { configMap: { name: 'kube-root-ca.crt' } }, { downwardAPI: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } }] },
+        },
+      ],
+    }));
+    const volumes = Object.fromEntries(host.spec!.volumes!.map((v) => [v.name, v]));
+    assert.equal(volumes['cfg']?.configMap?.name, 'settings-x-shop-x-demo');
+    assert.equal(volumes['sec']?.secret?.secretName, 'creds-x-shop-x-demo');
+    assert.deepEqual(volumes['data']?.persistentVolumeClaim, { claimName: 'data-x-shop-x-demo' });
+    assert.deepEqual(volumes['scratch']?.persistentVolumeClaim, { claimName: 'web-1-scratch-x-shop-x-demo' });
+    assert.equal(volumes['scratch']?.ephemeral, undefined);
+    assert.deepEqual((volumes['csi']?.['csi'] as { nodePublishSecretRef: unknown }).nodePublishSecretRef, { name: 'csi-creds-x-shop-x-demo' });
+    assert.deepEqual(volumes['kube-api-access']?.projected?.sources, [
+      { downwardAPI: { items: [{ path: 'token', fieldRef: { apiVersion: 'v1', fieldPath: "metadata.annotations['vcluster.loft.sh/token-abcdefgh']" }, mode: 0o644 }] } },
+      { configMap: { name: 'kube-root-ca.crt-x-shop-x-demo' } },
+      { downwardAPI: { items: [{ path: 'namespace', fieldRef: { fieldPath: "metadata.annotations['vcluster.loft.sh/namespace']" } }] } },
+    ]);
+    assert.equal(host.metadata?.annotations?.['vcluster.loft.sh/token-abcdefgh'], 'jwt');
+  });
+
+  it('refuses to translate a projected token it was not given', () => {
+    assert.throws(() => translatePod(base(), pod({ volumes: [{ name: 't', projected: { sources: [{ serviceAccountToken: { path: 'token' } }] } }] })), /no service account token for volume t/);
+  });
+
+  it('DNS through the virtual cluster\'s DNS Service, merged with the pod\'s own config; None and hostNetwork left alone', () => {
+    const host = translatePod(base(), pod({ dnsConfig: { nameservers: ['1.1.1.1'], searches: ['corp'], options: [{ name: 'ndots', value: '2' }, { name: 'edns0' }] } }));
+    assert.equal(host.spec?.dnsPolicy, 'None');
+    assert.deepEqual(host.spec?.dnsConfig, {
+      nameservers: ['10.96.0.20', '1.1.1.1'],
+      searches: ['shop.svc.cluster.local', 'svc.cluster.local', 'cluster.local', 'corp'],
+      options: [{ name: 'ndots', value: '5' }, { name: 'edns0' }],
+    });
+    assert.equal(translatePod(base(), pod({ dnsPolicy: 'Default' })).spec?.dnsPolicy, 'Default');
+    assert.equal(translatePod(base(), pod({ hostNetwork: true })).spec?.dnsPolicy, undefined);
+    assert.equal(translatePod(base(), pod({ hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' })).spec?.dnsPolicy, 'None');
+    assert.deepEqual(translatePod(base(), pod()).spec?.hostAliases, [{ ip: '10.96.0.10', hostnames: ['kubernetes.default.svc.cluster.local', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'] }]);
+  });
+
+  it('scheduling: affinity selectors scoped to this virtual cluster and namespace; priority left to the host', () => {
+    const host = translatePod(base(), pod({
+      priority: 1000, priorityClassName: 'high', preemptionPolicy: 'Never',
+      affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web', release: 'x' } }, topologyKey: 'kubernetes.io/hostname' }] } },
+      topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'zone', labelSelector: { matchLabels: { app: 'web' } } }],
+    }));
+    assert.deepEqual(host.spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.[0]?.labelSelector, {
+      matchLabels: { app: 'web', [meta.hostLabelKey('release')]: 'x', 'vcluster.loft.sh/managed-by': 'demo', 'vcluster.loft.sh/namespace': 'shop' },
+    });
+    assert.deepEqual(host.spec?.topologySpreadConstraints?.[0]?.labelSelector, { matchLabels: { app: 'web', 'vcluster.loft.sh/managed-by': 'demo', 'vcluster.loft.sh/namespace': 'shop' } });
+    assert.equal(host.spec?.priority, undefined);
+    assert.equal(host.spec?.priorityClassName, undefined);
+    assert.equal(host.spec?.preemptionPolicy, undefined);
+    assert.equal(translatePod(base({ translatePriorityClasses: true }), pod({ priorityClassName: 'high' })).spec?.priorityClassName, new NameTranslator('demo', 'vcluster-demo').hostNameCluster('high'));
+  });
+});
+
+describe('pod helpers', () => {
+  it('labelsAnnotation sorts and quotes like the downward API', () => {
+    assert.equal(labelsAnnotation({ b: 'x"y', a: '1' }), 'a="1"\nb="x\\"y"');
+    assert.equal(labelsAnnotation(undefined), '');
+  });
+
+  it('translateFieldPath maps what only the virtual pod knows to the syncer\'s annotations', () => {
+    assert.equal(translateFieldPath(meta, 'metadata.uid'), "metadata.annotations['vcluster.loft.sh/uid']");
+    assert.equal(translateFieldPath(meta, 'spec.serviceAccountName'), "metadata.annotations['vcluster.loft.sh/service-account-name']");
+    assert.equal(translateFieldPath(meta, "metadata.labels['app']"), "metadata.labels['app']");
+    assert.equal(translateFieldPath(meta, "metadata.labels['release']"), `metadata.labels['${meta.hostLabelKey('release')}']`);
+    assert.equal(translateFieldPath(meta, 'status.podIP'), 'status.podIP');
+  });
+
+  it('serviceEnv follows kubelet\'s Docker-link names', () => {
+    assert.deepEqual(serviceEnv('web-api', '10.0.0.1', [{ name: 'http', port: 80 }, { port: 53, protocol: 'UDP' }]).map((e) => `${e.name}=${e.value}`), [
+      'WEB_API_SERVICE_HOST=10.0.0.1', 'WEB_API_SERVICE_PORT=80', 'WEB_API_SERVICE_PORT_HTTP=80', 'WEB_API_PORT=tcp://10.0.0.1:80',
+      'WEB_API_PORT_80_TCP=tcp://10.0.0.1:80', 'WEB_API_PORT_80_TCP_PROTO=tcp', 'WEB_API_PORT_80_TCP_PORT=80', 'WEB_API_PORT_80_TCP_ADDR=10.0.0.1',
+      'WEB_API_PORT_53_UDP=udp://10.0.0.1:53', 'WEB_API_PORT_53_UDP_PROTO=udp', 'WEB_API_PORT_53_UDP_PORT=53', 'WEB_API_PORT_53_UDP_ADDR=10.0.0.1',
+    ]);
+  });
+
+  it('podHostname makes a DNS label of the pod name', () => {
+    assert.equal(podHostname('a.b.c-'), 'a-b-c');
+    assert.equal(podHostname('x'.repeat(70)).length, 63);
+  });
+
+  it('hostAccessRequests names every field the default policy refuses', () => {
+    assert.deepEqual(hostAccessRequests(pod({
+      hostNetwork: true, hostPID: true, hostIPC: true,
+      volumes: [{ name: 'root', hostPath: { path: '/' } }],
+      initContainers: [{ name: 'setup', securityContext: { privileged: true } }],
+    })), ['spec.hostNetwork', 'spec.hostPID', 'spec.hostIPC', 'volume root: hostPath', 'initContainers setup: privileged']);
+    assert.deepEqual(hostAccessRequests(pod()), []);
+  });
+
+  it('podReferences lists the ConfigMaps and Secrets a pod uses, wherever it names them', () => {
+    const refs = podReferences(pod({
+      containers: [{ name: 'a', env: [{ name: 'X', valueFrom: { secretKeyRef: { name: 's1' } } }], envFrom: [{ configMapRef: { name: 'c1' } }] }],
+      volumes: [{ name: 'p', projected: { sources: [{ configMap: { name: 'c2' } }, { secret: { name: 's2' } }] } }, { name: 'f', azureFile: { secretName: 's3' } }],
+      imagePullSecrets: [{ name: 'pull' }],
+    }));
+    assert.deepEqual([...refs.configMaps].sort(), ['c1', 'c2']);
+    assert.deepEqual([...refs.secrets].sort(), ['pull', 's1', 's2', 's3']);
+  });
+});
