@@ -27,11 +27,12 @@ describe('kubenest up (the main job)', () => {
     const host = (...args: string[]) => run('kubectl', ['--kubeconfig', join(hostDir, 'kubeconfig'), ...args]);
     assert.equal((await host('get', 'nodes', '--no-headers')).stdout.trim().split('\n').length, 2);
     // The commands `up` prints, as a user would type them.
-    assert.equal((await virtual('create', 'configmap', 'hello', '--from-literal=greeting=hi')).code, 0);
-    assert.equal((await virtual('annotate', 'configmap', 'hello', 'vcluster.loft.sh/force-sync=true')).code, 0);
+    assert.match(up.stdout, /kubectl create deployment web --image=nginx --replicas=3/);
+    assert.equal((await virtual('create', 'deployment', 'web', '--image=nginx', '--replicas=3')).code, 0);
+    assert.equal((await virtual('rollout', 'status', 'deployment/web', '--timeout=120s')).code, 0);
     await eventually(async () => {
-      const got = await host('get', 'configmap', 'hello-x-default-x-demo', '-n', 'vcluster-demo', '-o', 'jsonpath={.data.greeting}');
-      assert.equal(got.stdout, 'hi', got.stderr);
+      const got = await host('get', 'pods', '-n', 'vcluster-demo', '-l', 'app=web', '-o', 'jsonpath={.items[*].status.phase}');
+      assert.equal(got.stdout, 'Running Running Running', got.stderr);
     });
   });
 
