@@ -20,6 +20,11 @@ function isMap(value: unknown): value is Values {
  * else (lists included) is replaced, and a `null` in the override removes the key. Neither input
  * is changed.
  */
+/** The value at a path of keys in merged values (`['sync', 'toHost', 'pods', 'enabled']`), or undefined. */
+export function setting(values: Values, path: string[]): unknown {
+  return path.reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], values);
+}
+
 export function mergeValues(base: Values, override: Values): Values {
   const out: Values = { ...base };
   for (const [key, value] of Object.entries(override)) {

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CORE, KubeClient, LeaderElector, isAlreadyExists, isNotFound, loadKubeconfig, loadRestConfig, type KubeObject } from '@kubenest/kube';
 import { FromHostController, MetadataTranslator, NameTranslator, ObjectWriter, SyncController, type LabelSelector, type FromHostSyncer, type SyncContext, type Syncer } from '@kubenest/sync';
-import type { Values } from '../config/values.ts';
+import { setting, type Values } from '../config/values.ts';
 import { configMapSyncer } from '../syncers/configmaps/syncer.ts';
 import { secretSyncer } from '../syncers/secrets/syncer.ts';
 import { serviceSyncer } from '../syncers/services/syncer.ts';
@@ -70,9 +70,6 @@ export async function writeSpec(dataDir: string, spec: VirtualClusterSpec): Prom
   await writeFileAtomic(specFile(dataDir), JSON.stringify(spec, null, 2) + '\n', 0o600);
 }
 
-function setting(values: Values, path: string[]): unknown {
-  return path.reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], values);
-}
 
 /**
  * A running virtual cluster: its control plane, the admin kubeconfig stored on the host as

@@ -1,6 +1,6 @@
 import { CORE, isAlreadyExists, isNotFound, type Informer, type KubeObject } from '@kubenest/kube';
 import { ReferenceIndex, type SyncContext, type Syncer } from '@kubenest/sync';
-import type { Values } from '../config/values.ts';
+import { setting, type Values } from '../config/values.ts';
 import { ensureVirtualClusterService, kubernetesServiceLoop } from '../syncers/kubernetes-service/syncer.ts';
 import { ingressSecretReferences, type Ingress } from '../syncers/ingresses/syncer.ts';
 import { NodeSyncer } from '../syncers/nodes/syncer.ts';
@@ -8,9 +8,6 @@ import { podSyncer } from '../syncers/pods/syncer.ts';
 import { podReferences, type Pod } from '../syncers/pods/translate.ts';
 import { deployCoreDns } from './coredns.ts';
 
-function setting(values: Values, path: string[]): unknown {
-  return path.reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], values);
-}
 
 /** A part of the syncer that starts under leader election and stops with it. */
 export interface Runnable {
