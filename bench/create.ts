@@ -1,12 +1,14 @@
 // Measures `kubenest create` to ready with a warm binary cache: the wall time of the CLI command
 // (it returns once the virtual API answers and the syncers have synced once) on a running local
 // host, over several rounds with a `kubenest delete` between them, plus the time until a first
-// Deployment of that virtual cluster has a Running pod.
+// Deployment of that virtual cluster has a Running pod. Baseline in the same rounds: kine +
+// kube-apiserver alone to /readyz, the floor of any control plane start.
 //
 //   ./bench/run create [--rounds 3]
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cliSandbox, run } from '@kubenest/testing';
+import { cliSandbox, run, testBinaries } from '@kubenest/testing';
+import { apiserverOnly } from './baselines.ts';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } });
 const rounds = Number(values.rounds);
@@ -15,6 +17,8 @@ try {
   if ((await sandbox.cli('host', 'up', '--nodes', '1')).code !== 0) throw new Error('host up failed');
   const createSeconds: number[] = [];
   const firstPodSeconds: number[] = [];
+  const baselineSeconds: number[] = [];
+  const binaries = await testBinaries();
   for (let round = 0; round < rounds; round++) {
     console.error(`round ${round + 1}/${rounds}`);
     const started = performance.now();
@@ -28,9 +32,14 @@ try {
     if (ready.code !== 0) throw new Error(`rollout failed: ${ready.stderr}`);
     firstPodSeconds.push((performance.now() - podStarted) / 1000);
     if ((await sandbox.cli('delete', 'bench')).code !== 0) throw new Error('delete failed');
+    baselineSeconds.push((await apiserverOnly(binaries)) / 1000);
   }
   const round1 = (xs: number[]): number[] => xs.map((x) => Math.round(x * 10) / 10);
-  console.log(JSON.stringify({ rounds, createToReadySeconds: round1(createSeconds), firstDeploymentRunningSeconds: round1(firstPodSeconds) }, null, 2));
+  console.log(JSON.stringify({
+    rounds, createToReadySeconds: round1(createSeconds), firstDeploymentRunningSeconds: round1(firstPodSeconds),
+    baselineBareApiserverSeconds: round1(baselineSeconds),
+    ratios: createSeconds.map((c, i) => Math.round((c / baselineSeconds[i]!) * 100) / 100),
+  }, null, 2));
 } finally {
   await sandbox.dispose([]);
 }

@@ -12,11 +12,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  HOST_SERVICE_CIDR, HostCluster, Supervisor, apiserverArgs, ensurePki, freePort, hostPkiLeaves, kineArgs, resolveBinaries, socketAccepts, type Binaries,
-} from '@kubenest/kubenest';
-import { RestClient } from '@kubenest/kube';
+import { HostCluster, resolveBinaries, type Supervisor } from '@kubenest/kubenest';
+import type { RestClient } from '@kubenest/kube';
 import { REPO_ROOT, tempDir } from '@kubenest/testing';
+import { apiserverOnly } from './baselines.ts';
 
 const { values } = parseArgs({
   options: {
@@ -91,35 +90,6 @@ console.log(`| hostUpFreshRatioToBaseline | ${results['hostUpFreshRatioToBaselin
 for (const [name, mib] of Object.entries(rss)) console.log(`| RSS ${name} (MiB) | ${mib} | | |`);
 
 /** kine + kube-apiserver only, with the host cluster's own flags, on a fresh data dir: start to /readyz. */
-async function apiserverOnly(b: Binaries): Promise<number> {
-  const dir = tempDir('kn-base-');
-  const started = Date.now();
-  const pki = await ensurePki(join(dir.path, 'pki'), hostPkiLeaves());
-  const port = await freePort();
-  const socket = join(dir.path, 'kine.sock');
-  const supervisor = new Supervisor();
-  const client = new RestClient({
-    server: `https://127.0.0.1:${port}`, caData: readFileSync(pki.caCert),
-    clientCertData: readFileSync(pki.cert('admin')), clientKeyData: readFileSync(pki.key('admin')),
-  });
-  try {
-    await supervisor.start({
-      name: 'kine', command: b.path('kine'), logFile: join(dir.path, 'kine.log'),
-      args: kineArgs(join(dir.path, 'state.db'), socket), ready: () => socketAccepts(socket),
-    });
-    await supervisor.start({
-      name: 'kube-apiserver', command: b.path('kube-apiserver'), logFile: join(dir.path, 'apiserver.log'), readyTimeoutMs: 120_000,
-      args: apiserverArgs({ pki, port, kineSocket: socket, dataDir: dir.path, serviceCidr: HOST_SERVICE_CIDR }),
-      ready: async (signal) => (await client.raw('GET', '/readyz', { signal, timeoutMs: 5_000 })).status === 200,
-    });
-    return Date.now() - started;
-  } finally {
-    await supervisor.stop();
-    await client.close();
-    dir.remove();
-  }
-}
-
 async function deploymentToRunning(client: RestClient, name: string, count: number): Promise<number> {
   const started = Date.now();
   await client.create('/apis/apps/v1/namespaces/default/deployments', {

@@ -2,7 +2,8 @@
 //   - a Deployment of N replicas created in the virtual cluster until N virtual pods are Running,
 //     as a ratio to the same Deployment created directly on the host (the baseline, same run);
 //   - pod sync latency p50/p99: virtual create → host create, host Running → virtual Running,
-//     for single pods at a steady rate;
+//     and virtual create → virtual Running, for single pods at a steady rate; baseline: the same
+//     pods created on the host directly (create → seen by a watch, create → Running);
 //   - RSS of the virtual cluster's supervisor process (it runs the syncer) idle and with N pods.
 //
 //   ./bench/run pods [--replicas 1000] [--nodes 4] [--singles 100] [--rate 10]
@@ -98,10 +99,43 @@ try {
   while ([...createdAt.keys()].some((n) => !runningInVirtual.has(n)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   const toHost = [...createdAt].map(([n, at]) => (seenOnHost.get(n) ?? NaN) - at).sort((a, b) => a - b);
   const back = [...createdAt.keys()].map((n) => (runningInVirtual.get(n) ?? NaN) - (runningOnHost.get(n) ?? NaN)).sort((a, b) => a - b);
+  const endToEnd = [...createdAt].map(([n, at]) => (runningInVirtual.get(n) ?? NaN) - at).sort((a, b) => a - b);
   results['createToHostMs'] = { p50: percentile(toHost, 0.5), p99: percentile(toHost, 0.99) };
   results['hostRunningToVirtualRunningMs'] = { p50: percentile(back, 0.5), p99: percentile(back, 0.99) };
+  results['virtualCreateToVirtualRunningMs'] = { p50: percentile(endToEnd, 0.5), p99: percentile(endToEnd, 0.99) };
   await Promise.all([hostWatch.stop(), virtualWatch.stop()]);
   await virtual.resourceFor(CORE['namespaces']!).delete('latency');
+
+  // Baseline for the latencies: the same single pods created on the host directly, timed from the
+  // create's answer to a host watch seeing the pod, and seeing it Running.
+  console.error(`latency baseline: ${singles} single pods at ${rate}/s on the host directly`);
+  await host.resourceFor(CORE['namespaces']!).create({ metadata: { name: 'direct-latency' } });
+  const seenDirect = new Map<string, number>();
+  const runningDirect = new Map<string, number>();
+  const directWatch = new Informer<Pod>(host.resourceFor<Pod>(CORE['pods']!), { namespace: 'direct-latency' });
+  const onDirect = (pod: Pod): void => {
+    note(seenDirect, pod.metadata?.name ?? '');
+    if (pod.status?.phase === 'Running') note(runningDirect, pod.metadata?.name ?? '');
+  };
+  directWatch.addHandlers({ onAdd: onDirect, onUpdate: (_o, p) => onDirect(p) });
+  directWatch.start();
+  await directWatch.waitForSync();
+  const directCreatedAt = new Map<string, number>();
+  for (let i = 0; i < singles; i++) {
+    const started = performance.now();
+    const name = `single-${i}`;
+    await host.resourceFor<Pod>(CORE['pods']!).create({ metadata: { name, namespace: 'direct-latency' }, spec: { containers: [{ name: 'c', image: 'nginx' }] } });
+    directCreatedAt.set(name, performance.now());
+    await new Promise((r) => setTimeout(r, Math.max(0, started + 1000 / rate - performance.now())));
+  }
+  const directDeadline = Date.now() + 120_000;
+  while ([...directCreatedAt.keys()].some((n) => !runningDirect.has(n)) && Date.now() < directDeadline) await new Promise((r) => setTimeout(r, 100));
+  const directSeen = [...directCreatedAt].map(([n, at]) => (seenDirect.get(n) ?? NaN) - at).sort((a, b) => a - b);
+  const directRunning = [...directCreatedAt].map(([n, at]) => (runningDirect.get(n) ?? NaN) - at).sort((a, b) => a - b);
+  results['directCreateSeenMs'] = { p50: percentile(directSeen, 0.5), p99: percentile(directSeen, 0.99) };
+  results['directCreateToRunningMs'] = { p50: percentile(directRunning, 0.5), p99: percentile(directRunning, 0.99) };
+  await directWatch.stop();
+  await host.resourceFor(CORE['namespaces']!).delete('direct-latency');
 
   // Baseline: the same Deployment sent to the host directly.
   await host.resourceFor(CORE['namespaces']!).create({ metadata: { name: 'direct' } });

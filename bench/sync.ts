@@ -1,6 +1,7 @@
 // Measures the ConfigMap syncer between a real host cluster and a real virtual control plane:
 //   - latency: single creates in the virtual cluster at a steady rate, each timed from the
-//     virtual apiserver's answer to the host copy showing up in a host watch (p50/p99);
+//     virtual apiserver's answer to the host copy showing up in a host watch (p50/p99), and the
+//     same creates sent to the host directly, timed to the same watch (the baseline);
 //   - bulk: N ConfigMaps created in the virtual cluster (all: true) until all N are on the host,
 //     as a ratio to the time the host apiserver takes to accept the same N creates sent directly
 //     (the baseline, same run, same concurrency).
@@ -53,25 +54,29 @@ try {
   // Host-side watch: when each host copy appears.
   const seen = new Map<string, number>();
   const hostWatch = new Informer(configMaps(env.hostClient), { namespace: env.hostNamespace });
-  hostWatch.addHandlers({ onAdd: (o) => seen.set(o.metadata?.annotations?.['vcluster.loft.sh/object-name'] ?? '', performance.now()) });
+  hostWatch.addHandlers({ onAdd: (o) => seen.set(o.metadata?.annotations?.['vcluster.loft.sh/object-name'] ?? o.metadata?.name ?? '', performance.now()) });
   hostWatch.start();
   await hostWatch.waitForSync();
 
+  // Each create timed from its answer to the host watch seeing the object: through the virtual
+  // cluster and the syncer, and (the baseline) sent to the host directly at the same rate.
+  const timeSingles = async (client: KubeClient, namespace: string, prefix: string): Promise<Record<string, number>> => {
+    const created = new Map<string, number>();
+    for (let i = 0; i < singles; i++) {
+      const started = performance.now();
+      const name = `${prefix}-${i}`;
+      await configMaps(client).create({ metadata: { name, namespace }, data: { i: String(i) } });
+      created.set(name, performance.now());
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + 1000 / rate - performance.now())));
+    }
+    await waitFor(() => [...created.keys()].every((name) => seen.has(name)), 60_000);
+    const latencies = [...created].map(([name, at]) => seen.get(name)! - at).sort((a, b) => a - b);
+    return { p50: round(latencies[Math.floor(latencies.length * 0.5)]!), p99: round(latencies[Math.floor(latencies.length * 0.99)]!), max: round(latencies.at(-1)!) };
+  };
   console.error(`latency: ${singles} creates at ${rate}/s`);
-  const latencies: number[] = [];
-  const created = new Map<string, number>();
-  for (let i = 0; i < singles; i++) {
-    const started = performance.now();
-    const name = `single-${i}`;
-    await configMaps(env.virtualClient).create({ metadata: { name, namespace: 'latency' }, data: { i: String(i) } });
-    created.set(name, performance.now());
-    const next = started + 1000 / rate;
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - performance.now())));
-  }
-  await waitFor(() => [...created.keys()].every((name) => seen.has(name)), 60_000);
-  for (const [name, at] of created) latencies.push(seen.get(name)! - at);
-  latencies.sort((a, b) => a - b);
-  results['latencyMs'] = { p50: round(latencies[Math.floor(latencies.length * 0.5)]!), p99: round(latencies[Math.floor(latencies.length * 0.99)]!), max: round(latencies.at(-1)!) };
+  results['latencyMs'] = await timeSingles(env.virtualClient, 'latency', 'single');
+  console.error(`latency baseline: ${singles} creates at ${rate}/s sent to the host directly`);
+  results['directLatencyMs'] = await timeSingles(env.hostClient, env.hostNamespace, 'direct-single');
 
   console.error(`baseline: ${bulk} creates sent to the host directly`);
   const directSeconds = await createMany(env.hostClient, 'direct', bulk, concurrency);
