@@ -239,11 +239,12 @@ async function storeKubeconfigSecret(host: KubeClient, spec: VirtualClusterSpec,
 /** Objects of a virtual cluster on the host, by the marker label; removed by `kubenest delete`. */
 export async function deleteHostObjects(host: KubeClient, spec: VirtualClusterSpec): Promise<'deleted' | 'kept' | 'kept-shared'> {
   const selector = `vcluster.loft.sh/managed-by=${spec.name}`;
-  for (const ref of [CORE['configmaps']!, CORE['secrets']!, CORE['services']!, CORE['endpoints']!, CORE['pods']!, CORE['persistentvolumeclaims']!]) {
-    await host.resourceFor(ref).deleteCollection({ namespace: spec.hostNamespace, labelSelector: selector });
-  }
-  for (const ref of [CORE['serviceaccounts']!, CORE['ingresses']!, CORE['networkpolicies']!, CORE['poddisruptionbudgets']!]) {
-    await host.resourceFor(ref).deleteCollection({ namespace: spec.hostNamespace, labelSelector: selector });
+  const namespaced = [
+    'configmaps', 'secrets', 'services', 'endpoints', 'pods', 'persistentvolumeclaims',
+    'serviceaccounts', 'ingresses', 'networkpolicies', 'poddisruptionbudgets',
+  ];
+  for (const resource of namespaced) {
+    await host.resourceFor(CORE[resource]!).deleteCollection({ namespace: spec.hostNamespace, labelSelector: selector });
   }
   // Cluster-scoped copies carry the cluster marker, which names the host namespace too.
   const clusterSelector = `vcluster.loft.sh/managed-by=${new NameTranslator(spec.name, spec.hostNamespace).clusterMarker()}`;

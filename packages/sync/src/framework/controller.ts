@@ -120,7 +120,7 @@ export class SyncController<T extends KubeObject = KubeObject> {
   constructor(ctx: SyncContext, syncer: Syncer<T>, options: { workers?: number; onError?: (key: string, error: unknown) => void } = {}) {
     this.ctx = ctx;
     this.syncer = syncer;
-    // vCluster runs 10 concurrent reconciles per syncer; writes to the host dominate, so more workers mean more throughput.
+    // vCluster runs 10 concurrent reconciles per syncer; 32 were no faster in bench/sync (the host apiserver is the limit).
     this.workers = options.workers ?? 10;
     this.onError = options.onError ?? (() => {});
     this.virtualInformer = new Informer<T>(ctx.virtual.resourceFor<T>(syncer.resource), syncer.resyncMs ? { resyncMs: syncer.resyncMs } : {});

@@ -78,7 +78,7 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
       tokenAnnotation: (key) => {
         let name = tokenNames.get(key);
         if (!name) {
-          name = `vcluster.loft.sh/token-${randomBytes(8).toString('base64url').replace(/[^a-z0-9]/gi, '').toLowerCase().slice(0, 8).padEnd(8, '0')}`;
+          name = `vcluster.loft.sh/token-${randomBytes(4).toString('hex')}`;
           tokenNames.set(key, name);
         }
         return name;
