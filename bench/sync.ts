@@ -127,7 +127,7 @@ try {
   (results['bulk'] as Record<string, unknown>)['ratioToMeanBaseline'] = round(syncedSeconds / baseline);
   results['backlog'] = {
     syncerStartToAllOnHostSeconds: round(backlogSeconds), directHostCreatesSeconds: round(directSeconds), directHostCreatesAfterSeconds: round(directAfterSeconds),
-    ratio: round(backlogSeconds / directSeconds), ratioToMeanBaseline: round(backlogSeconds / baseline), created: backlogController.stats.created, errors: backlogController.stats.errors,
+    ratio: round(backlogSeconds / directSeconds), ratioToMeanBaseline: round(backlogSeconds / baseline), controllerStats: backlogController.stats,
     cpuSeconds: backlogCpu,
   };
 } finally {

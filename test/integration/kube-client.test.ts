@@ -111,6 +111,9 @@ describe('kube client against a real apiserver', () => {
     const all = await configMaps.list({ namespace: 'verbs', labelSelector: 'set=paged', limit: 3 });
     assert.deepEqual(all.items.map((c) => c.metadata?.name).sort(), ['page-0', 'page-1', 'page-2', 'page-3', 'page-4', 'page-5', 'page-6']);
     assert.ok(all.metadata.resourceVersion);
+    // The server sends list items without apiVersion and kind; the client fills them in, so an
+    // object read from a list looks the same as from a get or a watch.
+    assert.deepEqual(new Set(all.items.map((c) => `${c.apiVersion} ${c.kind}`)), new Set(['v1 ConfigMap']));
     const odd = await configMaps.list({ namespace: 'verbs', labelSelector: 'set=paged,parity=odd' });
     assert.equal(odd.items.length, 3);
     const byName = await configMaps.list({ namespace: 'verbs', fieldSelector: 'metadata.name=page-4' });

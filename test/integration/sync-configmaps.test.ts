@@ -98,4 +98,25 @@ describe('ConfigMap and Secret sync (framework + syncers)', () => {
     const token = await eventually(() => hostSecret('token-x-default-x-demo'));
     assert.equal(token.type, 'Opaque');
   });
+
+  it('a restarted syncer writes nothing for host copies already in sync, and copies what changed while it was down', async () => {
+    await controller.drain();
+    const ours = async (): Promise<Map<string, string>> => new Map((await hostClient.resourceFor<ConfigMap>(CORE['configmaps']!).list({ namespace: HOST_NS, labelSelector: 'vcluster.loft.sh/managed-by=demo' }))
+      .items.map((cm) => [cm.metadata?.name ?? '', cm.metadata?.resourceVersion ?? '']));
+    const before = await ours();
+    assert.ok(before.has('marker-x-default-x-demo'), 'a host copy exists before the restart');
+    await controller.stop();
+    assert.equal((await vkubectl('create', 'configmap', 'while-down', '--from-literal=k=v')).code, 0);
+
+    // The new syncer reads the virtual side from a list, not a watch: the copies it makes and
+    // keeps must be the same as those made from watch events.
+    controller = await env.startSyncer(configMapSyncer({ all: true }));
+    const created = await eventually(() => hostConfigMap('while-down-x-default-x-demo'));
+    assert.equal(created.metadata?.annotations?.['vcluster.loft.sh/object-kind'], '/v1, Kind=ConfigMap');
+    await controller.drain();
+    assert.equal(controller.stats.updated, 0, 'no host or virtual object was rewritten');
+    assert.equal(controller.stats.created, 1);
+    const after = await ours();
+    for (const [name, resourceVersion] of before) assert.equal(after.get(name), resourceVersion, `${name} is untouched`);
+  });
 });

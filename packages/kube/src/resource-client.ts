@@ -83,8 +83,8 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
   }
 
   /** One page of a list; pass the returned `metadata.continue` to get the next. */
-  listPage(options: ListOptions & { continue?: string } = {}): Promise<ObjectList<T>> {
-    return this.rest.request<ObjectList<T>>('GET', this.path(options.namespace), {
+  async listPage(options: ListOptions & { continue?: string } = {}): Promise<ObjectList<T>> {
+    const page = await this.rest.request<ObjectList<T>>('GET', this.path(options.namespace), {
       signal: options.signal,
       timeoutMs: 120_000,
       query: {
@@ -92,6 +92,15 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
         limit: options.limit ?? 500, continue: options.continue, resourceVersion: options.continue ? undefined : options.resourceVersion,
       },
     });
+    // The server leaves apiVersion and kind out of list items, while gets and watch events carry
+    // them: without this, an object read from a list translates differently from the same object
+    // read from a watch (a syncer restarted from a list rewrote every host copy).
+    page.items ??= [];
+    for (const item of page.items) {
+      item.apiVersion ??= this.apiVersion;
+      item.kind ??= this.ref.kind;
+    }
+    return page;
   }
 
   /** The whole list, fetched page by page; the resourceVersion is the first page's (a consistent snapshot). */
