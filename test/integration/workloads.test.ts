@@ -191,6 +191,40 @@ describe('workloads in a virtual cluster', () => {
     assert.deepEqual((await hostPods('refs')).map((p) => p.metadata?.name), []);
   });
 
+  it('a StatefulSet pod keeps its virtual FQDN: on the host an init container rewrites /etc/hosts, which the virtual pod never shows', async () => {
+    await ok(vk('create', 'namespace', 'data'));
+    const manifests = {
+      apiVersion: 'v1', kind: 'List', items: [
+        { apiVersion: 'v1', kind: 'Service', metadata: { name: 'db', namespace: 'data' }, spec: { clusterIP: 'None', selector: { app: 'db' }, ports: [{ port: 5432 }] } },
+        {
+          apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db', namespace: 'data' },
+          spec: { serviceName: 'db', replicas: 1, selector: { matchLabels: { app: 'db' } }, template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'pg', image: 'postgres' }] } } },
+        },
+      ],
+    };
+    const applied = await run('kubectl', ['--kubeconfig', join(sandbox.vclustersDir, 'demo', 'kubeconfig'), 'apply', '-f', '-'], { input: JSON.stringify(manifests) });
+    assert.equal(applied.code, 0, applied.stderr);
+    await ok(vk('-n', 'data', 'rollout', 'status', 'statefulset/db', '--timeout=120s'));
+
+    type FullPod = Pod & { spec: { hostname?: string; subdomain?: string; initContainers?: { name: string; args?: string[] }[]; containers: { volumeMounts?: unknown[] }[] }; status: { qosClass?: string; initContainerStatuses?: unknown[] } };
+    const hostPod = (await host.resourceFor<FullPod>(CORE['pods']!).get('db-0-x-data-x-demo', { namespace: HOST_NS }));
+    assert.equal(hostPod.spec.hostname, 'db-0');
+    assert.equal(hostPod.spec.subdomain, undefined);
+    assert.deepEqual(hostPod.spec.initContainers?.map((c) => c.name), ['vcluster-rewrite-hosts']);
+    assert.match(hostPod.spec.initContainers[0]!.args![1]!, /db-0\$\/\\1 db-0\.db\.data\.svc\.cluster\.local db-0\//);
+    assert.deepEqual(hostPod.spec.containers[0]!.volumeMounts?.at(-1), { mountPath: '/etc/hosts', name: 'vcluster-rewrite-hosts', subPath: 'hosts' });
+    assert.equal(hostPod.metadata?.annotations?.['vcluster.loft.sh/hosts-rewritten'], 'true');
+
+    const virtualPod = await virtual.resourceFor<FullPod>(CORE['pods']!).get('db-0', { namespace: 'data' });
+    assert.equal(virtualPod.status.phase, 'Running');
+    assert.equal(virtualPod.spec.subdomain, 'db');
+    assert.equal(virtualPod.spec.initContainers, undefined);
+    assert.equal(virtualPod.status.initContainerStatuses, undefined, 'the host-only init container does not show');
+    assert.equal(virtualPod.status.qosClass, 'BestEffort', 'the host pod is Burstable because of the init container; the virtual one keeps its class');
+    assert.equal(virtualPod.metadata?.annotations?.['vcluster.loft.sh/hosts-rewritten'], undefined);
+    await ok(vk('delete', 'namespace', 'data', '--timeout=120s'));
+  });
+
   it('a pod asking for hostPath or privileged is refused with a reason visible in the virtual cluster', async () => {
     await ok(vk('create', 'namespace', 'sec'));
     const privileged = {

@@ -17,6 +17,12 @@ const selected = strict({ enabled: maybe(Type.Boolean()), selector: maybe(open()
 const mappings = strict({ enabled: maybe(Type.Boolean()), mappings: maybe(strict({ byName: maybe(Type.Record(Type.String(), Type.String())) })), patches });
 // Sections with many options kubenest does not read yet: known by name, checked for being maps.
 const openSwitch = Type.Object({ enabled: maybe(Type.Boolean()) }, { additionalProperties: true });
+const image = Type.Union([Type.String(), strict({ registry: maybe(Type.String()), repository: maybe(Type.String()), tag: maybe(Type.String()) })]);
+// Pods: the options kubenest reads are checked; the rest is accepted as in openSwitch.
+const pods = Type.Object({
+  enabled: maybe(Type.Boolean()),
+  rewriteHosts: maybe(strict({ enabled: maybe(Type.Boolean()), initContainer: maybe(strict({ image: maybe(image), resources: maybe(open()) })) })),
+}, { additionalProperties: true });
 
 export const SyncSchema = strict({
   toHost: maybe(strict({
@@ -26,7 +32,7 @@ export const SyncSchema = strict({
     persistentVolumeClaims: maybe(enableSwitch),
     configMaps: maybe(enableAll),
     secrets: maybe(enableAll),
-    pods: maybe(openSwitch),
+    pods: maybe(pods),
     ingresses: maybe(enableSwitch),
     gatewayApi: maybe(openSwitch),
     priorityClasses: maybe(enableSwitch),

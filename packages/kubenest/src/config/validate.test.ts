@@ -30,6 +30,15 @@ describe('validateValues', () => {
     assert.deepEqual(problems({ sync: 'on' }), ['values.yaml: sync: expected a map, got string "on"']);
   });
 
+  it('checks the pod options kubenest reads (rewriteHosts) and leaves the others open', () => {
+    assert.deepEqual(problems({ sync: { toHost: { pods: {
+      translateImage: { a: 'b' }, rewriteHosts: { enabled: true, initContainer: { image: { registry: 'r.example', repository: 'alpine', tag: '3' }, resources: {} } },
+    } } } }), []);
+    assert.deepEqual(problems({ sync: { toHost: { pods: { rewriteHosts: { initContainer: { image: 'alpine:3.20' } } } } } }), []);
+    assert.match(problems({ sync: { toHost: { pods: { rewriteHosts: { enabeld: true } } } } })[0]!, /^values\.yaml: sync\.toHost\.pods\.rewriteHosts\.enabeld: unknown key \(did you mean "enabled"\?\)/);
+    assert.match(problems({ sync: { toHost: { pods: { rewriteHosts: { initContainer: { image: 3 } } } } } })[0]!, /^values\.yaml: sync\.toHost\.pods\.rewriteHosts\.initContainer\.image: expected /);
+  });
+
   it('calls unknown keys errors, with a suggestion', () => {
     const [problem] = problems({ sync: { toHost: { configmaps: { enabled: true } } } });
     assert.match(problem!, /^values\.yaml: sync\.toHost\.configmaps: unknown key \(did you mean "configMaps"\?\); known here: services, /);

@@ -5,7 +5,7 @@ import { ensureVirtualClusterService, kubernetesServiceLoop } from '../syncers/k
 import { ingressSecretReferences, type Ingress } from '../syncers/ingresses/syncer.ts';
 import { NodeSyncer } from '../syncers/nodes/syncer.ts';
 import { podSyncer } from '../syncers/pods/syncer.ts';
-import { podReferences, type Pod } from '../syncers/pods/translate.ts';
+import { podReferences, type HostsRewrite, type Pod } from '../syncers/pods/translate.ts';
 import { deployCoreDns } from './coredns.ts';
 
 
@@ -114,9 +114,30 @@ function buildWorkloads(
     clusterDomain, hostServiceAccount, dns,
     allowHostAccess: setting(values, ['policies', 'podSecurityStandard']) === 'privileged',
     translatePriorityClasses: setting(values, ['sync', 'toHost', 'priorityClasses', 'enabled']) === true,
+    rewriteHosts: hostsRewrite(values),
     nodeExists: (name) => nodes.exists(name),
   }) : undefined;
   return { references, pods, referenceFeed, runnables: [nodes, kubernetesServiceLoop(ctx, (key, error) => onError(`kubernetes service ${key}`, error))] };
+}
+
+/**
+ * `sync.toHost.pods.rewriteHosts`, on by default as in vCluster. The image is a string (older
+ * vcluster.yaml) or registry/repository/tag (newer); the defaults are vCluster's.
+ */
+export function hostsRewrite(values: Values): HostsRewrite | undefined {
+  const path = ['sync', 'toHost', 'pods', 'rewriteHosts'];
+  if (setting(values, [...path, 'enabled']) === false) return undefined;
+  const image = setting(values, [...path, 'initContainer', 'image']) as string | { registry?: string; repository?: string; tag?: string } | undefined;
+  const named = typeof image === 'object'
+    ? `${image.registry ? `${image.registry}/` : ''}${image.repository ?? 'library/alpine'}:${image.tag ?? '3.20'}`
+    : image;
+  const resources = setting(values, [...path, 'initContainer', 'resources']) as Record<string, unknown> | undefined;
+  const id = (own: number): number => (own === 0 ? 1001 : own);
+  return {
+    image: named || 'mirror.gcr.io/library/alpine:3.20',
+    resources: resources ?? { limits: { cpu: '30m', memory: '64Mi' }, requests: { cpu: '30m', memory: '64Mi' } },
+    runAsUser: id(process.getuid?.() ?? 0), runAsGroup: id(process.getgid?.() ?? 0),
+  };
 }
 
 /** Deletes what prepareWorkloads made on the host (the pods and the rest go by their marker label). */

@@ -4,7 +4,7 @@ import { CORE, EventRecorder, type Informer } from '@kubenest/kube';
 import { syncMetadata, type SyncContext, type SyncEvent, type SyncResult, type Syncer } from '@kubenest/sync';
 import {
   hostAccessRequests, isPodInternalAnnotation, labelsAnnotation, namespaceLabelsForHost, translatePod,
-  POD_LABELS_ANNOTATION, type Container, type Pod, type PodTranslation, type Service,
+  POD_LABELS_ANNOTATION, type Container, type HostsRewrite, type Pod, type PodTranslation, type Service,
 } from './translate.ts';
 
 export interface PodSyncerOptions {
@@ -18,6 +18,8 @@ export interface PodSyncerOptions {
    */
   allowHostAccess: boolean;
   translatePriorityClasses?: boolean;
+  /** `sync.toHost.pods.rewriteHosts` (on in vCluster by default); undefined turns it off. */
+  rewriteHosts?: HostsRewrite | undefined;
   /** Whether the virtual cluster runs its DNS (CoreDNS): then pods wait for its Service IP. */
   dns: boolean;
   /** Whether a virtual node of this name exists (the node syncer creates them). */
@@ -85,6 +87,7 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
       },
       hostServiceAccount: options.hostServiceAccount,
       translatePriorityClasses: options.translatePriorityClasses ?? false,
+      rewriteHosts: options.rewriteHosts,
     };
   }
 

@@ -122,6 +122,44 @@ describe('translatePod', () => {
     assert.deepEqual(translatePod(base(), pod()).spec?.hostAliases, [{ ip: '10.96.0.10', hostnames: ['kubernetes.default.svc.cluster.local', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'] }]);
   });
 
+  it('a pod with a subdomain: an init container gives its hosts line the virtual FQDN, mounted over /etc/hosts everywhere', () => {
+    const rewriteHosts = { image: 'mirror.gcr.io/library/alpine:3.20', resources: { limits: { cpu: '30m' } }, runAsUser: 1001, runAsGroup: 1001 };
+    const virtual = pod({
+      hostname: 'db-0', subdomain: 'db',
+      containers: [{ name: 'app', image: 'postgres', volumeMounts: [{ name: 'data', mountPath: '/data' }] }],
+      initContainers: [{ name: 'setup', image: 'busybox' }],
+    });
+    const host = translatePod(base({ rewriteHosts }), virtual);
+    const spec = host.spec!;
+    assert.equal(spec.subdomain, undefined, 'the host has no Service for the virtual subdomain');
+    assert.equal(spec.hostname, 'db-0');
+    assert.deepEqual(spec.initContainers!.map((c) => c.name), ['vcluster-rewrite-hosts', 'setup']);
+    const init = spec.initContainers![0]!;
+    assert.equal(init.image, 'mirror.gcr.io/library/alpine:3.20');
+    assert.deepEqual(init['command'], ['sh']);
+    assert.deepEqual(init['args'], ['-c', "sed -E -e 's/^(\\d+.\\d+.\\d+.\\d+\\s+)db-0$/\\1 db-0.db.shop.svc.cluster.local db-0/' /etc/hosts > /hosts/hosts"]);
+    assert.deepEqual(init['volumeMounts'], [{ mountPath: '/hosts', name: 'vcluster-rewrite-hosts' }]);
+    assert.deepEqual(init.securityContext, {
+      runAsUser: 1001, runAsGroup: 1001, runAsNonRoot: true, capabilities: { drop: ['ALL'] }, allowPrivilegeEscalation: false, seccompProfile: { type: 'RuntimeDefault' },
+    });
+    assert.deepEqual(init['resources'], { limits: { cpu: '30m' } });
+    const hostsMount = { mountPath: '/etc/hosts', name: 'vcluster-rewrite-hosts', subPath: 'hosts' };
+    assert.deepEqual(spec.containers[0]!['volumeMounts'], [{ name: 'data', mountPath: '/data' }, hostsMount]);
+    assert.deepEqual(spec.initContainers![1]!['volumeMounts'], [hostsMount]);
+    assert.deepEqual(spec.volumes, [{ name: 'vcluster-rewrite-hosts', emptyDir: {} }]);
+    assert.equal(host.metadata?.annotations?.['vcluster.loft.sh/hosts-rewritten'], 'true');
+
+    // Off in the values, or both opt-out annotations on the pod: only the subdomain goes.
+    for (const [t, p] of [[base(), virtual], [base({ rewriteHosts }), { ...virtual, metadata: { ...virtual.metadata, annotations: { 'vcluster.loft.sh/disable-subdomain-rewrite': 'true', 'vcluster.loft.sh/hosts-rewritten': 'true' } } }]] as const) {
+      const plain = translatePod(t, p);
+      assert.equal(plain.spec?.subdomain, undefined);
+      assert.deepEqual(plain.spec?.initContainers?.map((c) => c.name), ['setup']);
+      assert.equal(plain.spec?.volumes, undefined);
+    }
+    // Without a subdomain nothing is added.
+    assert.equal(translatePod(base({ rewriteHosts }), pod()).spec?.initContainers, undefined);
+  });
+
   it('scheduling: affinity selectors scoped to this virtual cluster and namespace; priority left to the host', () => {
     const host = translatePod(base(), pod({
       priority: 1000, priorityClassName: 'high', preemptionPolicy: 'Never',

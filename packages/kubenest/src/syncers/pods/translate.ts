@@ -74,13 +74,17 @@ export const POD_LABELS_ANNOTATION = 'vcluster.loft.sh/labels';
 export const OWNER_REFERENCES_ANNOTATION = 'vcluster.loft.sh/owner-references';
 export const OWNER_SET_KIND_ANNOTATION = 'vcluster.loft.sh/owner-set-kind';
 export const TOKEN_ANNOTATION_PREFIX = 'vcluster.loft.sh/token-';
+export const HOSTS_REWRITTEN_ANNOTATION = 'vcluster.loft.sh/hosts-rewritten';
+export const DISABLE_SUBDOMAIN_REWRITE_ANNOTATION = 'vcluster.loft.sh/disable-subdomain-rewrite';
+/** The init container and emptyDir volume that rewrite /etc/hosts, as vCluster names both. */
+export const HOSTS_REWRITE_NAME = 'vcluster-rewrite-hosts';
 const SAFE_TO_EVICT_ANNOTATION = 'cluster-autoscaler.kubernetes.io/safe-to-evict';
 const DAEMONSET_POD_ANNOTATION = 'cluster-autoscaler.kubernetes.io/daemonset-pod';
 
 /** Host-pod annotations the syncer owns; they never travel back to the virtual pod. */
 export function isPodInternalAnnotation(key: string): boolean {
   return [POD_NAME_ANNOTATION, POD_NAMESPACE_ANNOTATION, POD_UID_ANNOTATION, POD_SERVICE_ACCOUNT_ANNOTATION, POD_LABELS_ANNOTATION,
-    OWNER_REFERENCES_ANNOTATION, OWNER_SET_KIND_ANNOTATION, SAFE_TO_EVICT_ANNOTATION, DAEMONSET_POD_ANNOTATION].includes(key) ||
+    OWNER_REFERENCES_ANNOTATION, OWNER_SET_KIND_ANNOTATION, SAFE_TO_EVICT_ANNOTATION, DAEMONSET_POD_ANNOTATION, HOSTS_REWRITTEN_ANNOTATION].includes(key) ||
     key.startsWith(TOKEN_ANNOTATION_PREFIX);
 }
 
@@ -104,6 +108,16 @@ export interface PodTranslation {
   hostServiceAccount: string;
   /** Translate priority class names (their to-host sync is on); otherwise they are dropped. */
   translatePriorityClasses: boolean;
+  /** `sync.toHost.pods.rewriteHosts`: the init container for pods with a subdomain; undefined when off. */
+  rewriteHosts?: HostsRewrite | undefined;
+}
+
+export interface HostsRewrite {
+  image: string;
+  resources: Record<string, unknown>;
+  /** vCluster runs it as the syncer's own user and group, or 1001 where that is root. */
+  runAsUser: number;
+  runAsGroup: number;
 }
 
 /** kubelet's and the downward API's label format: sorted `key="value"` lines. */
@@ -310,8 +324,19 @@ export function translatePod(t: PodTranslation, pod: Pod): Pod {
   hostSpec.automountServiceAccountToken = false;
   hostSpec.enableServiceLinks = false;
   if (!hostSpec.hostname) hostSpec.hostname = podHostname(meta.name ?? '');
-  // The host has no Service for the subdomain; vCluster rewrites /etc/hosts instead (not done here).
-  delete hostSpec.subdomain;
+  // The host has no Service for the virtual subdomain, so kubelet would write a hosts entry
+  // without the pod's virtual FQDN: an init container puts it in, as vCluster does. vCluster's
+  // opt-out needs both annotations on the pod.
+  let hostsRewritten = false;
+  if (spec.subdomain) {
+    const optedOut = meta.annotations?.[DISABLE_SUBDOMAIN_REWRITE_ANNOTATION] === 'true' && meta.annotations?.[HOSTS_REWRITTEN_ANNOTATION] === 'true';
+    if (t.rewriteHosts && !optedOut) {
+      const fqdn = `${hostSpec.hostname}.${spec.subdomain}.${namespace}.svc.${t.clusterDomain}`;
+      rewriteHostsFile(hostSpec, translateContainer(t, namespace, hostsRewriteContainer(t.rewriteHosts, hostSpec.hostname, fqdn), injected));
+      hostsRewritten = true;
+    }
+    delete hostSpec.subdomain;
+  }
 
   const policy = spec.dnsPolicy ?? 'ClusterFirst';
   if (t.dnsIp && ((policy === 'ClusterFirst' && !spec.hostNetwork) || policy === 'ClusterFirstWithHostNet')) {
@@ -364,9 +389,35 @@ export function translatePod(t: PodTranslation, pod: Pod): Pod {
   if (owners.length > 0) annotations[OWNER_REFERENCES_ANNOTATION] = JSON.stringify(owners);
   if (setOwner?.kind) annotations[OWNER_SET_KIND_ANNOTATION] = setOwner.kind;
   if (setOwner?.kind === 'DaemonSet') annotations[DAEMONSET_POD_ANNOTATION] = 'true';
+  if (hostsRewritten) annotations[HOSTS_REWRITTEN_ANNOTATION] = 'true';
   hostPod.metadata!.labels = labels;
   hostPod.metadata!.annotations = annotations;
   return hostPod;
+}
+
+/** The init container that writes a hosts file where the pod's own line also names its FQDN. */
+function hostsRewriteContainer(rewrite: HostsRewrite, hostname: string, fqdn: string): Container {
+  return {
+    name: HOSTS_REWRITE_NAME,
+    image: rewrite.image,
+    command: ['sh'],
+    args: ['-c', `sed -E -e 's/^(\\d+.\\d+.\\d+.\\d+\\s+)${hostname}$/\\1 ${fqdn} ${hostname}/' /etc/hosts > /hosts/hosts`],
+    securityContext: {
+      runAsUser: rewrite.runAsUser, runAsGroup: rewrite.runAsGroup, runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] }, allowPrivilegeEscalation: false, seccompProfile: { type: 'RuntimeDefault' },
+    },
+    resources: structuredClone(rewrite.resources),
+    volumeMounts: [{ mountPath: '/hosts', name: HOSTS_REWRITE_NAME }],
+  };
+}
+
+/** Runs `init` first and mounts the file it writes over /etc/hosts in every other container. */
+function rewriteHostsFile(spec: PodSpec, init: Container): void {
+  spec.volumes = [...(spec.volumes ?? []), { name: HOSTS_REWRITE_NAME, emptyDir: {} }];
+  const mount = { mountPath: '/etc/hosts', name: HOSTS_REWRITE_NAME, subPath: 'hosts' };
+  const withMount = (c: Container): Container => ({ ...c, volumeMounts: [...((c.volumeMounts as unknown[] | undefined) ?? []), mount] });
+  spec.containers = spec.containers.map(withMount);
+  spec.initContainers = [init, ...(spec.initContainers ?? []).map(withMount)];
 }
 
 /** The parts of a pod that need a host-level privilege a tenant must not get by default. */
