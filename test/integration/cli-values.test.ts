@@ -11,6 +11,11 @@ sync:
       enabled: true
     pods:
       enabled: true
+      translateImage:
+        "registry.internal/app:1": "mirror.example/app:1"
+      enforceTolerations: ["tenant=demo:NoSchedule"]
+      runtimeClassName: sandboxed
+      priorityClassName: tenant-default
   fromHost:
     nodes:
       enabled: true
@@ -37,6 +42,13 @@ describe('values switch syncers (kubenest create -f)', () => {
     writeFileSync(join(sandbox.dir, 'vcluster.yaml'), VALUES);
     assert.equal((await hk('create', 'namespace', 'shared')).code, 0);
     assert.equal((await hk('-n', 'shared', 'create', 'configmap', 'settings', '--from-literal=region=eu')).code, 0);
+    // What the pod settings name must exist on the host, as with vCluster.
+    const hostClasses = { apiVersion: 'v1', kind: 'List', items: [
+      { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: 'sandboxed' }, handler: 'runc' },
+      { apiVersion: 'scheduling.k8s.io/v1', kind: 'PriorityClass', metadata: { name: 'tenant-default' }, value: 1000 },
+    ] };
+    const classes = await run('kubectl', ['--kubeconfig', join(sandbox.hostDir, 'kubeconfig'), 'create', '-f', '-'], { input: JSON.stringify(hostClasses) });
+    assert.equal(classes.code, 0, classes.stderr);
     const created = await sandbox.cli('create', 'demo', '--kubeconfig', join(sandbox.hostDir, 'kubeconfig'), '-f', join(sandbox.dir, 'vcluster.yaml'));
     assert.equal(created.code, 0, created.stderr);
   });
@@ -77,5 +89,30 @@ describe('values switch syncers (kubenest create -f)', () => {
     assert.equal(created.code, 0, created.stderr);
     await eventually(async () => assert.equal((await vk('get', 'pod', 'root', '-o', 'jsonpath={.status.phase}')).stdout, 'Running'), { timeoutMs: 60_000 });
     assert.equal((await hk('-n', 'vcluster-demo', 'get', 'pod', 'root-x-default-x-demo', '-o', 'jsonpath={.spec.containers[0].securityContext.privileged}')).stdout, 'true');
+  });
+
+  it('pod settings shape every host pod: translateImage, enforceTolerations, runtimeClassName, priorityClassName', async () => {
+    assert.equal((await vk('run', 'app', '--image=registry.internal/app:1')).code, 0);
+    await eventually(async () => assert.equal((await vk('get', 'pod', 'app', '-o', 'jsonpath={.status.phase}')).stdout, 'Running'), { timeoutMs: 60_000 });
+    const hostPod = JSON.parse((await hk('-n', 'vcluster-demo', 'get', 'pod', 'app-x-default-x-demo', '-o', 'json')).stdout) as {
+      spec: { containers: { image: string }[]; tolerations?: Record<string, unknown>[]; runtimeClassName?: string; priorityClassName?: string };
+    };
+    assert.equal(hostPod.spec.containers[0]!.image, 'mirror.example/app:1');
+    assert.ok(hostPod.spec.tolerations?.some((t) => t['key'] === 'tenant' && t['operator'] === 'Equal' && t['value'] === 'demo' && t['effect'] === 'NoSchedule'), JSON.stringify(hostPod.spec.tolerations));
+    assert.equal(hostPod.spec.runtimeClassName, 'sandboxed');
+    assert.equal(hostPod.spec.priorityClassName, 'tenant-default');
+    assert.equal((await vk('get', 'pod', 'app', '-o', 'jsonpath={.spec.containers[0].image}')).stdout, 'registry.internal/app:1', 'the virtual pod keeps its image');
+
+    // A changed image goes through the same map.
+    assert.equal((await vk('set', 'image', 'pod/app', 'app=registry.internal/app:2')).code, 0);
+    await eventually(async () => assert.equal((await hk('-n', 'vcluster-demo', 'get', 'pod', 'app-x-default-x-demo', '-o', 'jsonpath={.spec.containers[0].image}')).stdout, 'registry.internal/app:2'));
+  });
+
+  it('refuses options kubenest does not implement, naming the file and the option', async () => {
+    writeFileSync(join(sandbox.dir, 'unsupported.yaml'), 'sync:\n  fromHost:\n    ingressClasses:\n      enabled: true\n');
+    const refused = await sandbox.cli('create', 'other', '--kubeconfig', join(sandbox.hostDir, 'kubeconfig'), '-f', join(sandbox.dir, 'unsupported.yaml'));
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /unsupported\.yaml: sync\.fromHost\.ingressClasses\.enabled: true is not supported by kubenest yet \(IngressClasses from the host\); remove it or set it to false/);
+    assert.equal((await hk('get', 'namespace', 'vcluster-other')).code, 1, 'nothing was created on the host');
   });
 });

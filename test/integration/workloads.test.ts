@@ -225,6 +225,20 @@ describe('workloads in a virtual cluster', () => {
     await ok(vk('delete', 'namespace', 'data', '--timeout=120s'));
   });
 
+  it('a pod with a scheduling gate waits on the host too, and runs once the gate is removed in the virtual cluster', async () => {
+    const gated = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'gated', namespace: 'default' }, spec: { schedulingGates: [{ name: 'example.com/quota' }], containers: [{ name: 'app', image: 'nginx' }] } };
+    const created = await run('kubectl', ['--kubeconfig', join(sandbox.vclustersDir, 'demo', 'kubeconfig'), 'create', '-f', '-'], { input: JSON.stringify(gated) });
+    assert.equal(created.code, 0, created.stderr);
+    type GatedPod = Pod & { spec: { schedulingGates?: { name: string }[] } };
+    const hostGated = (): Promise<GatedPod> => host.resourceFor<GatedPod>(CORE['pods']!).get('gated-x-default-x-demo', { namespace: HOST_NS });
+    await eventually(async () => assert.deepEqual((await hostGated()).spec.schedulingGates, [{ name: 'example.com/quota' }]));
+    assert.equal((await hostGated()).spec.nodeName, undefined, 'the host does not schedule a gated pod');
+    await ok(vk('patch', 'pod', 'gated', '--type=json', '-p', '[{"op":"remove","path":"/spec/schedulingGates"}]'));
+    await eventually(async () => assert.equal((await virtual.resourceFor<Pod>(CORE['pods']!).get('gated', { namespace: 'default' })).status?.phase, 'Running'), { timeoutMs: 60_000 });
+    assert.equal((await hostGated()).spec.schedulingGates, undefined);
+    await ok(vk('delete', 'pod', 'gated', '--timeout=60s'));
+  });
+
   it('a pod asking for hostPath or privileged is refused with a reason visible in the virtual cluster', async () => {
     await ok(vk('create', 'namespace', 'sec'));
     const privileged = {

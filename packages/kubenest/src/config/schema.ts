@@ -21,6 +21,11 @@ const image = Type.Union([Type.String(), strict({ registry: maybe(Type.String())
 // Pods: the options kubenest reads are checked; the rest is accepted as in openSwitch.
 const pods = Type.Object({
   enabled: maybe(Type.Boolean()),
+  translateImage: maybe(Type.Record(Type.String(), Type.String())),
+  enforceTolerations: maybe(Type.Array(Type.String())),
+  runtimeClassName: maybe(Type.String()),
+  priorityClassName: maybe(Type.String()),
+  useSecretsForSATokens: maybe(Type.Boolean()),
   rewriteHosts: maybe(strict({ enabled: maybe(Type.Boolean()), initContainer: maybe(strict({ image: maybe(image), resources: maybe(open()) })) })),
 }, { additionalProperties: true });
 

@@ -39,6 +39,32 @@ describe('validateValues', () => {
     assert.match(problems({ sync: { toHost: { pods: { rewriteHosts: { initContainer: { image: 3 } } } } } })[0]!, /^values\.yaml: sync\.toHost\.pods\.rewriteHosts\.initContainer\.image: expected /);
   });
 
+  it('refuses options kubenest does not implement, naming the last file that switched them on', () => {
+    const sources = (...values: Record<string, unknown>[]) => values.map((v, i) => ({ name: `v${i}.yaml`, values: v }));
+    const refuse = (...values: Record<string, unknown>[]): string[] => {
+      try {
+        validateValues(sources(...values));
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+    };
+    assert.deepEqual(refuse({ sync: { toHost: { persistentVolumes: { enabled: true } } } }), [
+      'v0.yaml: sync.toHost.persistentVolumes.enabled: true is not supported by kubenest yet (real PersistentVolume sync; without it bound claims get fake PersistentVolumes); remove it or set it to false',
+    ]);
+    assert.deepEqual(refuse({ sync: { fromHost: { priorityClasses: { enabled: true } } } }, { sync: { fromHost: { priorityClasses: { enabled: false } } } }), [], 'a later file switched it off');
+    assert.match(refuse({}, { sync: { toHost: { pods: { useSecretsForSATokens: true } } } })[0]!, /^v1\.yaml: sync\.toHost\.pods\.useSecretsForSATokens: true is not supported/);
+    assert.match(refuse({ sync: { toHost: { customResources: { 'widgets.example.com': { enabled: true } } } } })[0]!, /sync\.toHost\.customResources\.widgets\.example\.com\.enabled: true is not supported by kubenest yet \(custom resource sync \(widgets\.example\.com\); a plugin can sync it\)/);
+    // vCluster's defaults load: endpointSlices on, csi* and storageClasses on auto.
+    assert.deepEqual(refuse({ sync: { toHost: { endpointSlices: { enabled: true } }, fromHost: { csiNodes: { enabled: 'auto' }, storageClasses: { enabled: 'auto' } } } }), []);
+  });
+
+  it('checks each enforceTolerations entry', () => {
+    assert.deepEqual(problems({ sync: { toHost: { pods: { enforceTolerations: ['a=b:NoSchedule', 'x:Sometimes'] } } } }), [
+      'values.yaml: sync.toHost.pods.enforceTolerations[1]: "Sometimes" in "x:Sometimes" is not an effect (NoSchedule, PreferNoSchedule, NoExecute); expected "key", "key=value", "key:Effect", "key=value:Effect" or "*"',
+    ]);
+  });
+
   it('calls unknown keys errors, with a suggestion', () => {
     const [problem] = problems({ sync: { toHost: { configmaps: { enabled: true } } } });
     assert.match(problem!, /^values\.yaml: sync\.toHost\.configmaps: unknown key \(did you mean "configMaps"\?\); known here: services, /);

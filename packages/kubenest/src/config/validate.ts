@@ -1,7 +1,9 @@
+import { isDeepStrictEqual } from 'node:util';
 import { Ajv, type ErrorObject } from 'ajv';
+import { TOLERATION_FORMS, parseToleration } from '../syncers/pods/tolerations.ts';
 import { KEY_FORMS, mappingProblems } from '../syncers/from-host-configmaps/mappings.ts';
 import { VClusterValuesSchema } from './schema.ts';
-import { mergeValues, type ValuesSource } from './values.ts';
+import { mergeValues, type Values, type ValuesSource } from './values.ts';
 
 export class ConfigError extends Error {
   readonly problems: string[];
@@ -22,14 +24,78 @@ export function validateValues(sources: ValuesSource[]): void {
   const problems: string[] = [];
   for (const source of sources) {
     if (!check(source.values)) problems.push(...describe(check.errors ?? [], source));
-    else problems.push(...fromHostMappingProblems(source));
+    else problems.push(...fromHostMappingProblems(source), ...tolerationProblems(source));
   }
   if (problems.length === 0 && sources.length > 0) {
     // Whether a from-host syncer is on and has mappings can depend on several files: check the merge.
     const merged = { name: sources.length === 1 ? sources[0]!.name : `the merged values of ${sources.map((s) => s.name).join(', ')}`, values: sources.map((s) => s.values).reduce(mergeValues) };
-    problems.push(...fromHostMappingProblems(merged, true));
+    problems.push(...fromHostMappingProblems(merged, true), ...unsupportedProblems(sources, merged.values));
   }
   if (problems.length > 0) throw new ConfigError(problems);
+}
+
+/** `sync.toHost.pods.enforceTolerations`: each entry in a form vCluster reads. */
+function tolerationProblems(source: ValuesSource): string[] {
+  const entries = (valueAt(source.values, '/sync/toHost/pods/enforceTolerations') ?? []) as string[];
+  const out: string[] = [];
+  entries.forEach((entry, index) => {
+    try {
+      parseToleration(entry);
+    } catch (error) {
+      out.push(`${source.name}: sync.toHost.pods.enforceTolerations[${index}]: ${(error as Error).message}; expected ${TOLERATION_FORMS}`);
+    }
+  });
+  return out;
+}
+
+/**
+ * vcluster.yaml options kubenest does not implement yet, each with why it matters. Switched on,
+ * they are refused rather than ignored: the user would otherwise wait for objects that never come.
+ * Only values vCluster does not default to are listed, so its full default file still loads.
+ */
+const UNSUPPORTED: { path: string[]; when: (value: unknown) => boolean; what: string }[] = [
+  ...[
+    ['toHost', 'persistentVolumes', 'real PersistentVolume sync; without it bound claims get fake PersistentVolumes'],
+    ['toHost', 'storageClasses', 'StorageClasses from the virtual cluster to the host'],
+    ['toHost', 'namespaces', 'one host namespace per virtual namespace'],
+    ['toHost', 'gatewayApi', 'Gateway API sync'],
+    ['toHost', 'resourceClaims', 'ResourceClaim sync'],
+    ['toHost', 'resourceClaimTemplates', 'ResourceClaimTemplate sync'],
+    ['toHost', 'volumeSnapshots', 'VolumeSnapshot sync'],
+    ['toHost', 'volumeSnapshotContents', 'VolumeSnapshotContent sync'],
+    ['fromHost', 'ingressClasses', 'IngressClasses from the host'],
+    ['fromHost', 'runtimeClasses', 'RuntimeClasses from the host'],
+    ['fromHost', 'priorityClasses', 'PriorityClasses from the host'],
+    ['fromHost', 'deviceClasses', 'DeviceClasses from the host'],
+    ['fromHost', 'gatewayClasses', 'GatewayClasses from the host'],
+    ['fromHost', 'gateways', 'Gateways from the host'],
+    ['fromHost', 'volumeSnapshotClasses', 'VolumeSnapshotClasses from the host'],
+    ['fromHost', 'csiDrivers', 'CSIDrivers from the host (for a virtual scheduler)'],
+    ['fromHost', 'csiNodes', 'CSINodes from the host (for a virtual scheduler)'],
+    ['fromHost', 'csiStorageCapacities', 'CSIStorageCapacities from the host (for a virtual scheduler)'],
+  ].map(([direction, kind, what]) => ({ path: ['sync', direction!, kind!, 'enabled'], when: (value: unknown) => value === true || value === 'true', what: what! })),
+  { path: ['sync', 'toHost', 'pods', 'useSecretsForSATokens'], when: (value) => value === true, what: 'service-account tokens in host Secrets; kubenest keeps them in host pod annotations' },
+  { path: ['sync', 'toHost', 'pods', 'hybridScheduling', 'enabled'], when: (value) => value === true, what: 'hybrid scheduling' },
+];
+
+/** Unimplemented options switched on in the merged values, named by the last file that set them. */
+function unsupportedProblems(sources: ValuesSource[], merged: Values): string[] {
+  const at = (values: Values, path: string[]): unknown => valueAt(values, `/${path.join('/')}`);
+  const checks = [...UNSUPPORTED];
+  for (const direction of ['toHost', 'fromHost']) {
+    const custom = (at(merged, ['sync', direction, 'customResources']) ?? {}) as Record<string, unknown>;
+    for (const name of Object.keys(custom)) {
+      checks.push({ path: ['sync', direction, 'customResources', name, 'enabled'], when: (value) => value === true, what: `custom resource sync (${name}); a plugin can sync it` });
+    }
+  }
+  const out: string[] = [];
+  for (const { path, when, what } of checks) {
+    const value = at(merged, path);
+    if (!when(value)) continue;
+    const file = [...sources].reverse().find((source) => isDeepStrictEqual(at(source.values, path), value))?.name ?? 'the values';
+    out.push(`${file}: ${path.join('.')}: ${JSON.stringify(value)} is not supported by kubenest yet (${what}); remove it or set it to false`);
+  }
+  return out;
 }
 
 /** `sync.fromHost.{configMaps,secrets}.mappings.byName`: each entry well formed; with `checkEnabled`, none empty while enabled. */

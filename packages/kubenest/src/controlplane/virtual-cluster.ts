@@ -82,10 +82,6 @@ export async function startVirtualCluster(
   binaries: Binaries,
   progress: (line: string) => void,
 ): Promise<{ plane: VirtualControlPlane; state: () => VirtualClusterState; stop: () => Promise<void> }> {
-  if (setting(spec.values, ['sync', 'toHost', 'persistentVolumes', 'enabled']) === true) {
-    throw new ControlPlaneError('sync.toHost.persistentVolumes.enabled: true (real PersistentVolume sync) is not supported by kubenest yet; ' +
-      'remove it to get fake PersistentVolumes in the virtual cluster (the default)');
-  }
   const startedAt = new Date().toISOString();
   const plane = await VirtualControlPlane.start({ name: spec.name, dataDir, binaries, serviceCidr: spec.serviceCidr, progress, restartComponents: true });
   const host = new KubeClient(loadRestConfig({ kubeconfig: spec.hostKubeconfig, context: spec.hostContext }), { qps: 200, burst: 400 });

@@ -5,7 +5,8 @@ import { ensureVirtualClusterService, kubernetesServiceLoop } from '../syncers/k
 import { ingressSecretReferences, type Ingress } from '../syncers/ingresses/syncer.ts';
 import { NodeSyncer } from '../syncers/nodes/syncer.ts';
 import { podSyncer } from '../syncers/pods/syncer.ts';
-import { podReferences, type HostsRewrite, type Pod } from '../syncers/pods/translate.ts';
+import { podReferences, type HostsRewrite, type Pod, type PodHostSettings } from '../syncers/pods/translate.ts';
+import { parseToleration } from '../syncers/pods/tolerations.ts';
 import { deployCoreDns } from './coredns.ts';
 
 
@@ -115,6 +116,7 @@ function buildWorkloads(
     allowHostAccess: setting(values, ['policies', 'podSecurityStandard']) === 'privileged',
     translatePriorityClasses: setting(values, ['sync', 'toHost', 'priorityClasses', 'enabled']) === true,
     rewriteHosts: hostsRewrite(values),
+    host: podHostSettings(values),
     nodeExists: (name) => nodes.exists(name),
   }) : undefined;
   return { references, pods, referenceFeed, runnables: [nodes, kubernetesServiceLoop(ctx, (key, error) => onError(`kubernetes service ${key}`, error))] };
@@ -137,6 +139,17 @@ export function hostsRewrite(values: Values): HostsRewrite | undefined {
     image: named || 'mirror.gcr.io/library/alpine:3.20',
     resources: resources ?? { limits: { cpu: '30m', memory: '64Mi' }, requests: { cpu: '30m', memory: '64Mi' } },
     runAsUser: id(process.getuid?.() ?? 0), runAsGroup: id(process.getgid?.() ?? 0),
+  };
+}
+
+/** The `sync.toHost.pods` settings that shape every host pod (checked when the values were loaded). */
+export function podHostSettings(values: Values): PodHostSettings {
+  const pods = (setting(values, ['sync', 'toHost', 'pods']) ?? {}) as { translateImage?: Record<string, string>; enforceTolerations?: string[]; runtimeClassName?: string; priorityClassName?: string };
+  return {
+    ...(pods.translateImage ? { translateImage: pods.translateImage } : {}),
+    ...(pods.enforceTolerations?.length ? { enforceTolerations: pods.enforceTolerations.map(parseToleration) } : {}),
+    ...(pods.runtimeClassName ? { runtimeClassName: pods.runtimeClassName } : {}),
+    ...(pods.priorityClassName ? { priorityClassName: pods.priorityClassName } : {}),
   };
 }
 

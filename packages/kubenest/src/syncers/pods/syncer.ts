@@ -3,8 +3,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { CORE, EventRecorder, type Informer } from '@kubenest/kube';
 import { syncMetadata, type SyncContext, type SyncEvent, type SyncResult, type Syncer } from '@kubenest/sync';
 import {
-  hostAccessRequests, isPodInternalAnnotation, labelsAnnotation, namespaceLabelsForHost, translatePod,
-  POD_LABELS_ANNOTATION, type Container, type HostsRewrite, type Pod, type PodTranslation, type Service,
+  hostAccessRequests, hostImage, isPodInternalAnnotation, labelsAnnotation, namespaceLabelsForHost, translatePod,
+  POD_LABELS_ANNOTATION, type Container, type HostsRewrite, type Pod, type PodHostSettings, type PodTranslation, type Service,
 } from './translate.ts';
 
 export interface PodSyncerOptions {
@@ -20,6 +20,8 @@ export interface PodSyncerOptions {
   translatePriorityClasses?: boolean;
   /** `sync.toHost.pods.rewriteHosts` (on in vCluster by default); undefined turns it off. */
   rewriteHosts?: HostsRewrite | undefined;
+  /** `sync.toHost.pods`: translateImage, enforceTolerations, runtimeClassName, priorityClassName. */
+  host?: PodHostSettings | undefined;
   /** Whether the virtual cluster runs its DNS (CoreDNS): then pods wait for its Service IP. */
   dns: boolean;
   /** Whether a virtual node of this name exists (the node syncer creates them). */
@@ -88,6 +90,7 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
       hostServiceAccount: options.hostServiceAccount,
       translatePriorityClasses: options.translatePriorityClasses ?? false,
       rewriteHosts: options.rewriteHosts,
+      host: options.host,
     };
   }
 
@@ -113,7 +116,8 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
     for (const [vList, hList] of [[vSpec.containers, hSpec.containers], [vSpec.initContainers ?? [], hSpec.initContainers ?? []]] as const) {
       for (const container of vList) {
         const hostContainer = hList.find((c) => c.name === container.name);
-        if (hostContainer && container.image && hostContainer.image !== container.image) { hostContainer.image = container.image; changed = true; }
+        const image = hostImage(options.host, container.image);
+        if (hostContainer && image && hostContainer.image !== image) { hostContainer.image = image; changed = true; }
       }
     }
     if (vSpec.activeDeadlineSeconds !== hSpec.activeDeadlineSeconds && vSpec.activeDeadlineSeconds !== undefined) {
@@ -124,6 +128,12 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
       if (!tolerations.some((t) => isDeepStrictEqual(t, toleration))) { tolerations.push(toleration); changed = true; }
     }
     if (changed) hSpec.tolerations = tolerations;
+    // Gates can only be removed after creation; the host pod is scheduled once the virtual one may be.
+    if (!isDeepStrictEqual(vSpec.schedulingGates ?? [], hSpec.schedulingGates ?? [])) {
+      if (vSpec.schedulingGates?.length) hSpec.schedulingGates = vSpec.schedulingGates;
+      else delete hSpec.schedulingGates;
+      changed = true;
+    }
     return changed;
   }
 

@@ -160,6 +160,28 @@ describe('translatePod', () => {
     assert.equal(translatePod(base({ rewriteHosts }), pod()).spec?.initContainers, undefined);
   });
 
+  it('pod settings: images mapped exactly, enforced tolerations added once, runtime and default priority class', () => {
+    const host = translatePod(base({
+      host: {
+        translateImage: { nginx: 'mirror.example/nginx:1', 'busybox:1': 'mirror.example/busybox:1' },
+        enforceTolerations: [{ key: 'tenant', operator: 'Equal', value: 'a', effect: 'NoSchedule' }, { operator: 'Exists' }],
+        runtimeClassName: 'sandboxed', priorityClassName: 'tenant-default',
+      },
+    }), pod({
+      containers: [{ name: 'app', image: 'nginx' }, { name: 'side', image: 'nginx:1.27' }],
+      initContainers: [{ name: 'setup', image: 'busybox:1' }],
+      tolerations: [{ operator: 'Exists' }],
+    }));
+    assert.deepEqual(host.spec?.containers.map((c) => c.image), ['mirror.example/nginx:1', 'nginx:1.27']);
+    assert.equal(host.spec?.initContainers?.[0]?.image, 'mirror.example/busybox:1');
+    assert.deepEqual(host.spec?.tolerations, [{ operator: 'Exists' }, { key: 'tenant', operator: 'Equal', value: 'a', effect: 'NoSchedule' }]);
+    assert.equal(host.spec?.['runtimeClassName'], 'sandboxed');
+    assert.equal(host.spec?.priorityClassName, 'tenant-default');
+    // A pod's own class (translated when priority classes sync) wins over the default.
+    const own = translatePod(base({ translatePriorityClasses: true, host: { priorityClassName: 'tenant-default' } }), pod({ priorityClassName: 'high' }));
+    assert.equal(own.spec?.priorityClassName, 'vcluster-high-x-vcluster-demo-x-demo');
+  });
+
   it('scheduling: affinity selectors scoped to this virtual cluster and namespace; priority left to the host', () => {
     const host = translatePod(base(), pod({
       priority: 1000, priorityClassName: 'high', preemptionPolicy: 'Never',

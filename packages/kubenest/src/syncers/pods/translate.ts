@@ -1,6 +1,8 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { KubeObject } from '@kubenest/kube';
 import type { LabelSelector, Labels, MetadataTranslator, NameTranslator } from '@kubenest/sync';
 import { MARKER_LABEL, NAMESPACE_LABEL } from '@kubenest/sync';
+import type { Toleration } from './tolerations.ts';
 
 /* The parts of a Pod the translation touches; everything else is copied as it is. */
 type Ref = { name?: string };
@@ -57,6 +59,7 @@ export type PodSpec = {
   affinity?: { nodeAffinity?: unknown; podAffinity?: PodAffinity; podAntiAffinity?: PodAffinity };
   topologySpreadConstraints?: { labelSelector?: LabelSelector; [k: string]: unknown }[];
   tolerations?: Record<string, unknown>[];
+  schedulingGates?: { name: string }[];
   terminationGracePeriodSeconds?: number;
   activeDeadlineSeconds?: number;
   [field: string]: unknown;
@@ -110,6 +113,23 @@ export interface PodTranslation {
   translatePriorityClasses: boolean;
   /** `sync.toHost.pods.rewriteHosts`: the init container for pods with a subdomain; undefined when off. */
   rewriteHosts?: HostsRewrite | undefined;
+  /** `sync.toHost.pods`: translateImage, enforceTolerations, runtimeClassName, priorityClassName. */
+  host?: PodHostSettings | undefined;
+}
+
+export interface PodHostSettings {
+  /** Exact image names replaced on the host (vCluster's translateImage). */
+  translateImage?: Record<string, string>;
+  /** Added to every host pod unless already there. */
+  enforceTolerations?: Toleration[];
+  runtimeClassName?: string;
+  /** For host pods whose virtual pod names no priority class. */
+  priorityClassName?: string;
+}
+
+/** The image a host container runs for a virtual container's `image`. */
+export function hostImage(settings: PodHostSettings | undefined, image: string | undefined): string | undefined {
+  return image !== undefined ? (settings?.translateImage?.[image] ?? image) : image;
 }
 
 export interface HostsRewrite {
@@ -369,7 +389,17 @@ export function translatePod(t: PodTranslation, pod: Pod): Pod {
     if (t.translatePriorityClasses) hostSpec.priorityClassName = t.names.hostNameCluster(spec.priorityClassName);
     else delete hostSpec.priorityClassName;
   }
+  if (!hostSpec.priorityClassName && t.host?.priorityClassName) hostSpec.priorityClassName = t.host.priorityClassName;
   delete hostSpec.preemptionPolicy;
+  if (t.host?.runtimeClassName) hostSpec.runtimeClassName = t.host.runtimeClassName;
+  for (const toleration of t.host?.enforceTolerations ?? []) {
+    hostSpec.tolerations ??= [];
+    if (!hostSpec.tolerations.some((existing) => isDeepStrictEqual(existing, toleration))) hostSpec.tolerations.push({ ...toleration });
+  }
+  for (const container of [...hostSpec.containers, ...(hostSpec.initContainers ?? [])]) {
+    const image = hostImage(t.host, container.image);
+    if (image !== undefined) container.image = image;
+  }
 
   const labels: Labels = { ...t.meta.hostLabels(meta.labels, undefined, namespace, true), ...namespaceLabelsForHost(t.meta, t.namespaceLabels) };
   const owners = (meta.ownerReferences ?? []) as { apiVersion?: string; kind?: string; controller?: boolean }[];
