@@ -239,6 +239,30 @@ describe('workloads in a virtual cluster', () => {
     await ok(vk('delete', 'pod', 'gated', '--timeout=60s'));
   });
 
+  it('kubectl debug adds an ephemeral container to the host pod; a privileged one is refused with an event', async () => {
+    await ok(vk('run', 'debuggee', '--image=nginx'));
+    await eventually(async () => assert.equal((await virtual.resourceFor<Pod>(CORE['pods']!).get('debuggee', { namespace: 'default' })).status?.phase, 'Running'), { timeoutMs: 60_000 });
+    await ok(vk('debug', 'debuggee', '--image=busybox:1.36', '-c', 'dbg', '--target=debuggee'));
+    type Debugged = Pod & { spec: { ephemeralContainers?: { name: string; image?: string; targetContainerName?: string; env?: { name: string }[]; securityContext?: { privileged?: boolean } }[] } };
+    const hostDebugged = (): Promise<Debugged> => host.resourceFor<Debugged>(CORE['pods']!).get('debuggee-x-default-x-demo', { namespace: HOST_NS });
+    const added = await eventually(async () => {
+      const dbg = (await hostDebugged()).spec.ephemeralContainers?.find((c) => c.name === 'dbg');
+      assert.ok(dbg, 'the host pod has the debug container');
+      return dbg;
+    });
+    assert.equal(added.image, 'busybox:1.36');
+    assert.equal(added.targetContainerName, 'debuggee');
+    assert.ok(added.env?.some((e) => e.name === 'KUBERNETES_SERVICE_HOST'), 'it gets the virtual cluster\'s service environment');
+
+    await ok(vk('debug', 'debuggee', '--image=busybox:1.36', '-c', 'root', '--profile=sysadmin'));
+    await eventually(async () => {
+      const events = await ok(vk('get', 'events', '--field-selector', 'involvedObject.name=debuggee,reason=HostAccessRefused', '-o', 'jsonpath={.items[*].message}'));
+      assert.match(events, /privileged ephemeral container root/);
+    });
+    assert.deepEqual((await hostDebugged()).spec.ephemeralContainers?.map((c) => c.name), ['dbg'], 'the privileged one never reached the host');
+    await ok(vk('delete', 'pod', 'debuggee', '--timeout=60s'));
+  });
+
   it('a pod asking for hostPath or privileged is refused with a reason visible in the virtual cluster', async () => {
     await ok(vk('create', 'namespace', 'sec'));
     const privileged = {

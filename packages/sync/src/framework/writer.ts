@@ -49,6 +49,12 @@ export class ObjectWriter {
     await client.rest.request('POST', client.resourceFor(resource).path(namespace, name, subresource), { body });
   }
 
+  /** Replaces a subresource such as a pod's `ephemeralcontainers` (409 if stale); like createSubresource, no hooks run. */
+  async updateSubresource<T extends KubeObject>(side: Side, resource: ResourceRef, object: T, subresource: string): Promise<T> {
+    const client = this.clients[side];
+    return client.rest.request<T>('PUT', client.resourceFor(resource).path(object.metadata?.namespace, object.metadata?.name ?? '', subresource), { body: object });
+  }
+
   private async mutate<T extends KubeObject>(side: Side, verb: 'create' | 'update', object: T, resource: ResourceRef): Promise<T> {
     let current: KubeObject = object;
     for (const hook of this.hooks) current = await hook.mutate(side, verb, current, resource);

@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { CORE, EventRecorder, type Informer } from '@kubenest/kube';
 import { syncMetadata, type SyncContext, type SyncEvent, type SyncResult, type Syncer } from '@kubenest/sync';
 import {
-  hostAccessRequests, hostImage, isPodInternalAnnotation, labelsAnnotation, namespaceLabelsForHost, translatePod,
+  hostAccessRequests, hostImage, isPodInternalAnnotation, labelsAnnotation, namespaceLabelsForHost, translateEphemeralContainers, translatePod,
   POD_LABELS_ANNOTATION, type Container, type HostsRewrite, type Pod, type PodHostSettings, type PodTranslation, type Service,
 } from './translate.ts';
 
@@ -48,6 +48,8 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
   let hostServices: Informer<Service> | undefined;
   let recorder: EventRecorder | undefined;
   let removeNamespaceHandler: (() => void) | undefined;
+  /** Privileged ephemeral containers already refused (pod uid/name), so the event is recorded once. */
+  const refusedEphemeral = new Set<string>();
 
   const hostServiceIp = (ctx: SyncContext, name: string): string | undefined =>
     hostServices?.store.get(`${ctx.hostNamespace}/${name}`)?.spec?.clusterIP;
@@ -104,7 +106,9 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
     const initContainers = names(virtual.spec?.initContainers);
     if (status.containerStatuses) status.containerStatuses = status.containerStatuses.filter((s) => containers.has(s.name));
     if (status.initContainerStatuses) status.initContainerStatuses = status.initContainerStatuses.filter((s) => initContainers.has(s.name));
-    delete status.ephemeralContainerStatuses;
+    const ephemeral = names(virtual.spec?.ephemeralContainers);
+    if (status.ephemeralContainerStatuses) status.ephemeralContainerStatuses = status.ephemeralContainerStatuses.filter((s) => ephemeral.has(s.name));
+    if (status.ephemeralContainerStatuses?.length === 0) delete status.ephemeralContainerStatuses;
     return status;
   }
 
@@ -201,6 +205,8 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
         return { requeueAfterMs: 0 };
       }
 
+      if (await addEphemeralContainers(ctx, event.virtual, host)) return { requeueAfterMs: 0 };
+
       const virtual = structuredClone(event.virtual);
       const next = structuredClone(host);
       let { virtualChanged } = syncMetadata(ctx, { ...event, virtual, host: next });
@@ -225,6 +231,30 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
       return result;
     },
   };
+
+  /**
+   * Ephemeral containers (`kubectl debug`) the virtual pod has and the host pod lacks are added
+   * through the host's `ephemeralcontainers` subresource; privileged ones only where the policy
+   * allows host access. Returns whether the host pod was written.
+   */
+  async function addEphemeralContainers(ctx: SyncContext, virtual: Pod, host: Pod): Promise<boolean> {
+    const onHost = new Set((host.spec?.ephemeralContainers ?? []).map((c) => c.name));
+    const added = (virtual.spec?.ephemeralContainers ?? []).filter((c) => !onHost.has(c.name));
+    if (added.length === 0) return false;
+    const allowed = options.allowHostAccess ? added : added.filter((c) => !c.securityContext?.privileged);
+    for (const container of added.filter((c) => !allowed.includes(c))) {
+      const key = `${virtual.metadata?.uid}/${container.name}`;
+      if (refusedEphemeral.has(key)) continue;
+      refusedEphemeral.add(key);
+      await recorder?.record(virtual, 'Warning', 'HostAccessRefused', `kubenest does not add the privileged ephemeral container ${container.name} to the host pod: ` +
+        'the virtual cluster\'s policy forbids host access (set policies.podSecurityStandard: privileged in the values to allow it)');
+    }
+    if (allowed.length === 0) return false;
+    const next = structuredClone(host);
+    next.spec!.ephemeralContainers = [...(host.spec?.ephemeralContainers ?? []), ...translateEphemeralContainers(translation(ctx, virtual, new Map()), virtual, allowed)];
+    await ctx.writer.updateSubresource('host', CORE['pods']!, next, 'ephemeralcontainers');
+    return true;
+  }
 
   async function refuse(ctx: SyncContext, virtual: Pod, refused: string[]): Promise<void> {
     const message = `kubenest refuses to run this pod on the host: it asks for ${refused.join(', ')}; ` +

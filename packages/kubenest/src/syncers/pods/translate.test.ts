@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MetadataTranslator, NameTranslator } from '@kubenest/sync';
 import {
-  hostAccessRequests, labelsAnnotation, podHostname, podReferences, serviceEnv, translateFieldPath, translatePod,
+  hostAccessRequests, labelsAnnotation, podHostname, podReferences, serviceEnv, translateEphemeralContainers, translateFieldPath, translatePod,
   type Pod, type PodTranslation,
 } from './translate.ts';
 
@@ -180,6 +180,16 @@ describe('translatePod', () => {
     // A pod's own class (translated when priority classes sync) wins over the default.
     const own = translatePod(base({ translatePriorityClasses: true, host: { priorityClassName: 'tenant-default' } }), pod({ priorityClassName: 'high' }));
     assert.equal(own.spec?.priorityClassName, 'vcluster-high-x-vcluster-demo-x-demo');
+  });
+
+  it('ephemeral containers: references and environment as for the pod\'s own containers, images mapped', () => {
+    const [dbg] = translateEphemeralContainers(base({ host: { translateImage: { busybox: 'mirror.example/busybox' } } }), pod(), [
+      { name: 'dbg', image: 'busybox', env: [{ name: 'PW', valueFrom: { secretKeyRef: { name: 'creds', key: 'pw' } } }], envFrom: [{ configMapRef: { name: 'all' } }] },
+    ]);
+    assert.equal(dbg!.image, 'mirror.example/busybox');
+    assert.equal(dbg!.env?.find((e) => e.name === 'PW')?.valueFrom?.secretKeyRef?.name, 'creds-x-shop-x-demo');
+    assert.ok(dbg!.env?.some((e) => e.name === 'KUBERNETES_SERVICE_HOST'));
+    assert.deepEqual(dbg!.envFrom, [{ configMapRef: { name: 'all-x-shop-x-demo' } }]);
   });
 
   it('scheduling: affinity selectors scoped to this virtual cluster and namespace; priority left to the host', () => {

@@ -425,6 +425,19 @@ export function translatePod(t: PodTranslation, pod: Pod): Pod {
   return hostPod;
 }
 
+/**
+ * Ephemeral containers added to a running virtual pod (`kubectl debug`), for the host pod's
+ * `ephemeralcontainers` subresource: references and environment as for the pod's own containers.
+ */
+export function translateEphemeralContainers(t: PodTranslation, pod: Pod, containers: Container[]): Container[] {
+  const injected = virtualServiceEnv(t, pod.spec?.enableServiceLinks !== false);
+  return containers.map((container) => {
+    const out = translateContainer(t, pod.metadata?.namespace ?? '', container, injected);
+    const image = hostImage(t.host, out.image);
+    return image === undefined ? out : { ...out, image };
+  });
+}
+
 /** The init container that writes a hosts file where the pod's own line also names its FQDN. */
 function hostsRewriteContainer(rewrite: HostsRewrite, hostname: string, fqdn: string): Container {
   return {
