@@ -38,9 +38,13 @@ describe('node syncer', () => {
     // A pod of someone else on host-b does not make a node appear.
     await pods.create({ metadata: { name: 'theirs', namespace: env.hostNamespace }, spec: { nodeName: 'host-b', containers: [{ name: 'c', image: 'nginx' }] } });
     await eventually(async () => assert.deepEqual(await virtualNodeNames(), ['host-a']));
-    const node = await env.virtualClient.resourceFor<KubeObject & { status?: { conditions?: { type: string; status: string }[] } }>(CORE['nodes']!).get('host-a');
+    // The node is created first and its status written after it, so the status is awaited too.
+    const node = await eventually(async () => {
+      const fake = await env.virtualClient.resourceFor<KubeObject & { status?: { conditions?: { type: string; status: string }[] } }>(CORE['nodes']!).get('host-a');
+      assert.equal(fake.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+      return fake;
+    });
     assert.equal(node.metadata?.labels?.[FAKE_NODE_LABEL], 'true');
-    assert.equal(node.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
     await pods.delete('p-x-default-x-nodes', { namespace: env.hostNamespace, gracePeriodSeconds: 0 });
     await eventually(async () => assert.deepEqual(await virtualNodeNames(), []));
     await syncer.stop();

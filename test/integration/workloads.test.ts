@@ -263,6 +263,31 @@ describe('workloads in a virtual cluster', () => {
     await ok(vk('delete', 'pod', 'debuggee', '--timeout=60s'));
   });
 
+  it('an in-place resize of a virtual pod resizes the host pod', async () => {
+    const sized = {
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'sized', namespace: 'default' },
+      spec: { containers: [{ name: 'app', image: 'nginx', resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } } }] },
+    };
+    const created = await run('kubectl', ['--kubeconfig', join(sandbox.vclustersDir, 'demo', 'kubeconfig'), 'create', '-f', '-'], { input: JSON.stringify(sized) });
+    assert.equal(created.code, 0, created.stderr);
+    await eventually(async () => assert.equal((await virtual.resourceFor<Pod>(CORE['pods']!).get('sized', { namespace: 'default' })).status?.phase, 'Running'), { timeoutMs: 60_000 });
+    type Sized = Pod & { spec: { containers: { resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }[] }; status: { containerStatuses?: { resources?: unknown }[] } };
+    // The API allows a resize only once a kubelet has reported container resources; kwok does
+    // not, so the test reports them on the host pod as a 1.36 kubelet would. They come back.
+    const hostPods = host.resourceFor<Sized>(CORE['pods']!);
+    const running = await hostPods.get('sized-x-default-x-demo', { namespace: HOST_NS });
+    running.status.containerStatuses![0]!.resources = running.spec.containers[0]!.resources;
+    await hostPods.updateStatus(running);
+    await eventually(async () => assert.ok((await virtual.resourceFor<Sized>(CORE['pods']!).get('sized', { namespace: 'default' })).status.containerStatuses?.[0]?.resources));
+
+    await virtual.resourceFor<Pod>(CORE['pods']!).patch('sized', 'strategic', { spec: { containers: [{ name: 'app', resources: { requests: { cpu: '150m' } } }] } }, { namespace: 'default', subresource: 'resize' });
+    await eventually(async () => {
+      const hostPod = await host.resourceFor<Sized>(CORE['pods']!).get('sized-x-default-x-demo', { namespace: HOST_NS });
+      assert.deepEqual(hostPod.spec.containers[0]!.resources, { requests: { cpu: '150m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } });
+    });
+    await ok(vk('delete', 'pod', 'sized', '--timeout=60s'));
+  });
+
   it('a pod asking for hostPath or privileged is refused with a reason visible in the virtual cluster', async () => {
     await ok(vk('create', 'namespace', 'sec'));
     const privileged = {

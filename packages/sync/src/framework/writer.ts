@@ -55,6 +55,11 @@ export class ObjectWriter {
     return client.rest.request<T>('PUT', client.resourceFor(resource).path(object.metadata?.namespace, object.metadata?.name ?? '', subresource), { body: object });
   }
 
+  /** Patches a subresource such as a pod's `resize` (strategic merge); no hooks run. */
+  async patchSubresource(side: Side, resource: ResourceRef, namespace: string, name: string, subresource: string, patch: unknown): Promise<void> {
+    await this.clients[side].resourceFor(resource).patch(name, 'strategic', patch, { namespace, subresource });
+  }
+
   private async mutate<T extends KubeObject>(side: Side, verb: 'create' | 'update', object: T, resource: ResourceRef): Promise<T> {
     let current: KubeObject = object;
     for (const hook of this.hooks) current = await hook.mutate(side, verb, current, resource);

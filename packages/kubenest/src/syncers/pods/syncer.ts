@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { CORE, EventRecorder, type Informer } from '@kubenest/kube';
+import { ApiError, CORE, EventRecorder, type Informer } from '@kubenest/kube';
 import { syncMetadata, type SyncContext, type SyncEvent, type SyncResult, type Syncer } from '@kubenest/sync';
 import {
   hostAccessRequests, hostImage, isPodInternalAnnotation, labelsAnnotation, namespaceLabelsForHost, translateEphemeralContainers, translatePod,
@@ -48,6 +48,8 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
   let hostServices: Informer<Service> | undefined;
   let recorder: EventRecorder | undefined;
   let removeNamespaceHandler: (() => void) | undefined;
+  /** In-place resize needs the host's `resize` subresource (Kubernetes 1.35 and later). */
+  let hostSupportsResize = false;
   /** Privileged ephemeral containers already refused (pod uid/name), so the event is recorded once. */
   const refusedEphemeral = new Set<string>();
 
@@ -163,6 +165,8 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
       virtualServices = ctx.virtual.informer<Service>(CORE['services']!);
       hostServices = ctx.host.informer<Service>(CORE['services']!, { namespace: ctx.hostNamespace });
       recorder = new EventRecorder(ctx.virtual.rest, 'pod-syncer');
+      const version = await ctx.host.rest.request<{ major?: string; minor?: string }>('GET', '/version', { signal });
+      hostSupportsResize = Number(version.major) > 1 || (Number(version.major) === 1 && Number.parseInt(version.minor ?? '', 10) >= 35);
       for (const informer of [namespaces, virtualServices, hostServices] as Informer[]) informer.start();
       await Promise.all([namespaces, virtualServices, hostServices, pods].map((informer) => informer.waitForSync(signal)));
     },
@@ -206,6 +210,17 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
       }
 
       if (await addEphemeralContainers(ctx, event.virtual, host)) return { requeueAfterMs: 0 };
+      const resize = hostSupportsResize ? resizePatch(event) : undefined;
+      if (resize) {
+        try {
+          await ctx.writer.patchSubresource('host', CORE['pods']!, host.metadata?.namespace ?? '', host.metadata?.name ?? '', 'resize', resize);
+        } catch (error) {
+          // A resize the host refuses (a QoS change, its LimitRange) is reported, not retried.
+          if (!(error instanceof ApiError) || (error.code !== 422 && error.code !== 403)) throw error;
+          await recorder?.record(event.virtual, 'Warning', 'ResizeRefused', `the host refused the resize: ${error.message}`);
+        }
+        return { requeueAfterMs: 0 };
+      }
 
       const virtual = structuredClone(event.virtual);
       const next = structuredClone(host);
@@ -231,6 +246,22 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
       return result;
     },
   };
+
+  /**
+   * An in-place resize of the virtual pod (its `resize` subresource) for the host pod: the
+   * containers whose resources the virtual side changed since the last sync and the host lacks.
+   * Only a change triggers it: host admission (a LimitRange) may have set resources the virtual
+   * pod never had, and those must not be fought over.
+   */
+  function resizePatch(event: SyncEvent<Pod>): { spec: { containers: { name: string; resources: unknown }[] } } | undefined {
+    const resources = (pod: Pod | undefined, name: string): unknown => pod?.spec?.containers.find((c) => c.name === name)?.['resources'] ?? {};
+    if (!event.virtualOld) return undefined;
+    const containers = (event.virtual.spec?.containers ?? [])
+      .filter((c) => !isDeepStrictEqual(resources(event.virtualOld, c.name), resources(event.virtual, c.name)) &&
+        !isDeepStrictEqual(resources(event.host, c.name), resources(event.virtual, c.name)))
+      .map((c) => ({ name: c.name, resources: resources(event.virtual, c.name) }));
+    return containers.length > 0 ? { spec: { containers } } : undefined;
+  }
 
   /**
    * Ephemeral containers (`kubectl debug`) the virtual pod has and the host pod lacks are added
