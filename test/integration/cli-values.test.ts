@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { KubeObject } from '@kubenest/kube';
 import { cliSandbox, eventually, run, type CliSandbox, type CommandResult } from '@kubenest/testing';
 
 const VALUES = `
@@ -16,6 +17,7 @@ sync:
       enforceTolerations: ["tenant=demo:NoSchedule"]
       runtimeClassName: sandboxed
       priorityClassName: tenant-default
+      useSecretsForSATokens: true
   fromHost:
     nodes:
       enabled: true
@@ -106,6 +108,33 @@ describe('values switch syncers (kubenest create -f)', () => {
     // A changed image goes through the same map.
     assert.equal((await vk('set', 'image', 'pod/app', 'app=registry.internal/app:2')).code, 0);
     await eventually(async () => assert.equal((await hk('-n', 'vcluster-demo', 'get', 'pod', 'app-x-default-x-demo', '-o', 'jsonpath={.spec.containers[0].image}')).stdout, 'registry.internal/app:2'));
+  });
+
+  it('useSecretsForSATokens: the token is in a host Secret owned by the host pod, not in an annotation', async () => {
+    assert.equal((await vk('run', 'tokens', '--image=nginx')).code, 0);
+    await eventually(async () => assert.equal((await vk('get', 'pod', 'tokens', '-o', 'jsonpath={.status.phase}')).stdout, 'Running'), { timeoutMs: 60_000 });
+    const hostPod = JSON.parse((await hk('-n', 'vcluster-demo', 'get', 'pod', 'tokens-x-default-x-demo', '-o', 'json')).stdout) as KubeObject & {
+      spec: { volumes: { name: string; projected?: { sources: { secret?: { name: string; items: { key: string; path: string }[] }; serviceAccountToken?: unknown; downwardAPI?: unknown }[] } }[] };
+    };
+    const tokenVolume = hostPod.spec.volumes.find((v) => v.name.startsWith('kube-api-access-'))!;
+    const source = tokenVolume.projected!.sources.find((s) => s.secret)!;
+    assert.deepEqual(source.secret, { name: 'tokens-sa-token-x-default-x-demo', items: [{ key: tokenVolume.name, path: 'token', mode: 420 }] });
+    assert.ok(!Object.keys(hostPod.metadata?.annotations ?? {}).some((k) => k.startsWith('vcluster.loft.sh/token-')), 'no token annotation');
+
+    const secret = await eventually(async () => {
+      const got = JSON.parse((await hk('-n', 'vcluster-demo', 'get', 'secret', 'tokens-sa-token-x-default-x-demo', '-o', 'json')).stdout) as { metadata: { ownerReferences?: { kind: string; name: string; uid: string }[] }; data: Record<string, string> };
+      assert.deepEqual(got.metadata.ownerReferences?.map((o) => [o.kind, o.name, o.uid]), [['Pod', 'tokens-x-default-x-demo', hostPod.metadata?.uid]]);
+      return got;
+    });
+    const token = Buffer.from(secret.data[tokenVolume.name] ?? '', 'base64').toString();
+    const review = await run('kubectl', ['--kubeconfig', join(sandbox.vclustersDir, 'demo', 'kubeconfig'), 'create', '-f', '-', '-o', 'jsonpath={.status.authenticated}'], {
+      input: JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } }),
+    });
+    assert.equal(review.stdout, 'true', 'the token authenticates to the virtual API');
+
+    // The host deletes the Secret with its pod.
+    assert.equal((await vk('delete', 'pod', 'tokens', '--timeout=60s')).code, 0);
+    await eventually(async () => assert.equal((await hk('-n', 'vcluster-demo', 'get', 'secret', 'tokens-sa-token-x-default-x-demo')).code, 1), { timeoutMs: 60_000 });
   });
 
   it('refuses options kubenest does not implement, naming the file and the option', async () => {

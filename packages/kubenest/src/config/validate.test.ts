@@ -53,7 +53,7 @@ describe('validateValues', () => {
       'v0.yaml: sync.toHost.persistentVolumes.enabled: true is not supported by kubenest yet (real PersistentVolume sync; without it bound claims get fake PersistentVolumes); remove it or set it to false',
     ]);
     assert.deepEqual(refuse({ sync: { fromHost: { priorityClasses: { enabled: true } } } }, { sync: { fromHost: { priorityClasses: { enabled: false } } } }), [], 'a later file switched it off');
-    assert.match(refuse({}, { sync: { toHost: { pods: { useSecretsForSATokens: true } } } })[0]!, /^v1\.yaml: sync\.toHost\.pods\.useSecretsForSATokens: true is not supported/);
+    assert.match(refuse({}, { sync: { toHost: { pods: { hybridScheduling: { enabled: true } } } } })[0]!, /^v1\.yaml: sync\.toHost\.pods\.hybridScheduling\.enabled: true is not supported/);
     assert.match(refuse({ sync: { toHost: { customResources: { 'widgets.example.com': { enabled: true } } } } })[0]!, /sync\.toHost\.customResources\.widgets\.example\.com\.enabled: true is not supported by kubenest yet \(custom resource sync \(widgets\.example\.com\); a plugin can sync it\)/);
     // vCluster's defaults load: endpointSlices on, csi* and storageClasses on auto.
     assert.deepEqual(refuse({ sync: { toHost: { endpointSlices: { enabled: true } }, fromHost: { csiNodes: { enabled: 'auto' }, storageClasses: { enabled: 'auto' } } } }), []);

@@ -74,7 +74,6 @@ const UNSUPPORTED: { path: string[]; when: (value: unknown) => boolean; what: st
     ['fromHost', 'csiNodes', 'CSINodes from the host (for a virtual scheduler)'],
     ['fromHost', 'csiStorageCapacities', 'CSIStorageCapacities from the host (for a virtual scheduler)'],
   ].map(([direction, kind, what]) => ({ path: ['sync', direction!, kind!, 'enabled'], when: (value: unknown) => value === true || value === 'true', what: what! })),
-  { path: ['sync', 'toHost', 'pods', 'useSecretsForSATokens'], when: (value) => value === true, what: 'service-account tokens in host Secrets; kubenest keeps them in host pod annotations' },
   { path: ['sync', 'toHost', 'pods', 'hybridScheduling', 'enabled'], when: (value) => value === true, what: 'hybrid scheduling' },
 ];
 

@@ -117,6 +117,7 @@ function buildWorkloads(
     translatePriorityClasses: setting(values, ['sync', 'toHost', 'priorityClasses', 'enabled']) === true,
     rewriteHosts: hostsRewrite(values),
     host: podHostSettings(values),
+    useSecretsForSATokens: setting(values, ['sync', 'toHost', 'pods', 'useSecretsForSATokens']) === true,
     nodeExists: (name) => nodes.exists(name),
   }) : undefined;
   return { references, pods, referenceFeed, runnables: [nodes, kubernetesServiceLoop(ctx, (key, error) => onError(`kubernetes service ${key}`, error))] };

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { ApiError, CORE, EventRecorder, type Informer } from '@kubenest/kube';
-import { syncMetadata, type SyncContext, type SyncEvent, type SyncResult, type Syncer } from '@kubenest/sync';
+import { ApiError, CORE, EventRecorder, isNotFound, type Informer, type KubeObject } from '@kubenest/kube';
+import { MARKER_LABEL, syncMetadata, type SyncContext, type SyncEvent, type SyncResult, type Syncer } from '@kubenest/sync';
 import {
-  hostAccessRequests, hostImage, isPodInternalAnnotation, labelsAnnotation, namespaceLabelsForHost, translateEphemeralContainers, translatePod,
+  hostAccessRequests, hostImage, isPodInternalAnnotation, labelsAnnotation, namespaceLabelsForHost, tokenSecretName, translateEphemeralContainers, translatePod,
   POD_LABELS_ANNOTATION, type Container, type HostsRewrite, type Pod, type PodHostSettings, type PodTranslation, type Service,
 } from './translate.ts';
 
@@ -22,6 +22,8 @@ export interface PodSyncerOptions {
   rewriteHosts?: HostsRewrite | undefined;
   /** `sync.toHost.pods`: translateImage, enforceTolerations, runtimeClassName, priorityClassName. */
   host?: PodHostSettings | undefined;
+  /** `sync.toHost.pods.useSecretsForSATokens`: tokens in a host Secret instead of pod annotations. */
+  useSecretsForSATokens?: boolean;
   /** Whether the virtual cluster runs its DNS (CoreDNS): then pods wait for its Service IP. */
   dns: boolean;
   /** Whether a virtual node of this name exists (the node syncer creates them). */
@@ -48,6 +50,8 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
   let hostServices: Informer<Service> | undefined;
   let recorder: EventRecorder | undefined;
   let removeNamespaceHandler: (() => void) | undefined;
+  /** Host pods (uid) whose token Secret is known to be owned by them. */
+  const tokenSecretsOwned = new Set<string>();
   /** In-place resize needs the host's `resize` subresource (Kubernetes 1.35 and later). */
   let hostSupportsResize = false;
   /** Privileged ephemeral containers already refused (pod uid/name), so the event is recorded once. */
@@ -173,6 +177,7 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
 
     stop() {
       removeNamespaceHandler?.();
+      tokenSecretsOwned.clear();
     },
 
     async wants(ctx, virtual) {
@@ -189,12 +194,15 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
           if (source.serviceAccountToken) tokens.set(`${volume.name}/${index}`, await requestToken(ctx, virtual, source.serviceAccountToken));
         }
       }
-      return translatePod(translation(ctx, virtual, tokens), virtual);
+      const t = translation(ctx, virtual, tokens);
+      if (options.useSecretsForSATokens && tokens.size > 0) t.tokenSecret = await writeTokenSecret(ctx, virtual, tokens);
+      return translatePod(t, virtual);
     },
 
     async sync(ctx: SyncContext, event: SyncEvent<Pod>): Promise<SyncResult<Pod>> {
       const { host } = event;
       if (host.metadata?.deletionTimestamp) {
+        tokenSecretsOwned.delete(host.metadata.uid ?? '');
         return { deleteVirtual: { gracePeriodSeconds: event.virtual.spec?.terminationGracePeriodSeconds ?? 30 } };
       }
       const hostNode = host.spec?.nodeName;
@@ -210,6 +218,7 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
       }
 
       if (await addEphemeralContainers(ctx, event.virtual, host)) return { requeueAfterMs: 0 };
+      if (options.useSecretsForSATokens) await ownTokenSecret(ctx, event.virtual, host);
       const resize = hostSupportsResize ? resizePatch(event) : undefined;
       if (resize) {
         try {
@@ -246,6 +255,53 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
       return result;
     },
   };
+
+  /**
+   * `useSecretsForSATokens`: the pod's tokens go into a host Secret (replacing one left by an
+   * earlier pod of the same name) before the pod is created. It carries our marker so
+   * `kubenest delete` finds it; the host pod becomes its owner once it exists.
+   */
+  async function writeTokenSecret(ctx: SyncContext, virtual: Pod, tokens: Map<string, string>): Promise<string> {
+    const namespace = virtual.metadata?.namespace ?? '';
+    const name = tokenSecretName(ctx.names, virtual.metadata?.name ?? '', namespace);
+    try {
+      await ctx.writer.delete('host', CORE['secrets']!, ctx.hostNamespace, name);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    // Keyed by volume name, as vCluster does (one token per projected volume).
+    const stringData = Object.fromEntries([...tokens].map(([key, token]) => [key.slice(0, key.lastIndexOf('/')), token]));
+    await ctx.writer.create('host', CORE['secrets']!, {
+      apiVersion: 'v1', kind: 'Secret', type: 'Opaque', stringData,
+      metadata: { name, namespace: ctx.hostNamespace, labels: { [MARKER_LABEL]: ctx.vclusterName }, annotations: { 'vcluster.loft.sh/skip-backsync': 'true' } },
+    });
+    return name;
+  }
+
+  /** Makes the host pod the owner of its token Secret, once per pod, so the host deletes them together. */
+  async function ownTokenSecret(ctx: SyncContext, virtual: Pod, host: Pod): Promise<void> {
+    const uid = host.metadata?.uid ?? '';
+    if (tokenSecretsOwned.has(uid)) return;
+    const name = tokenSecretName(ctx.names, virtual.metadata?.name ?? '', virtual.metadata?.namespace ?? '');
+    const usesSecret = (host.spec?.volumes ?? []).some((v) => v.projected?.sources?.some((s) => s.secret?.name === name));
+    if (usesSecret) {
+      const secrets = ctx.host.resourceFor<KubeObject>(CORE['secrets']!);
+      const secret = await secrets.get(name, { namespace: ctx.hostNamespace }).catch((error: unknown) => {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      });
+      if (!secret) {
+        tokenSecretsOwned.add(uid);
+        return;
+      }
+      const owners = (secret.metadata?.ownerReferences ?? []) as { uid?: string }[];
+      if (!owners.some((o) => o.uid === uid)) {
+        secret.metadata!.ownerReferences = [...owners, { apiVersion: 'v1', kind: 'Pod', name: host.metadata?.name, uid }];
+        await ctx.writer.update('host', CORE['secrets']!, secret);
+      }
+    }
+    tokenSecretsOwned.add(uid);
+  }
 
   /**
    * An in-place resize of the virtual pod (its `resize` subresource) for the host pod: the

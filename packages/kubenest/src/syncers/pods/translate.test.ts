@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MetadataTranslator, NameTranslator } from '@kubenest/sync';
 import {
-  hostAccessRequests, labelsAnnotation, podHostname, podReferences, serviceEnv, translateEphemeralContainers, translateFieldPath, translatePod,
+  hostAccessRequests, labelsAnnotation, podHostname, podReferences, serviceEnv, tokenSecretName, translateEphemeralContainers, translateFieldPath, translatePod,
   type Pod, type PodTranslation,
 } from './translate.ts';
 
@@ -102,6 +102,15 @@ describe('translatePod', () => {
       { downwardAPI: { items: [{ path: 'namespace', fieldRef: { fieldPath: "metadata.annotations['vcluster.loft.sh/namespace']" } }] } },
     ]);
     assert.equal(host.metadata?.annotations?.['vcluster.loft.sh/token-abcdefgh'], 'jwt');
+  });
+
+  it('with useSecretsForSATokens a projected token reads its key from the token Secret, and no annotation is set', () => {
+    const host = translatePod(base({ tokens: new Map([['kube-api-access/0', 'jwt']]), tokenSecret: 'web-1-sa-token-x-shop-x-demo' }), pod({
+      volumes: [{ name: 'kube-api-access', projected: { sources: [{ serviceAccountToken: { path: 'token' } }] } }],
+    }));
+    assert.deepEqual(host.spec!.volumes![0]!.projected?.sources, [{ secret: { name: 'web-1-sa-token-x-shop-x-demo', items: [{ key: 'kube-api-access', path: 'token', mode: 0o644 }] } }]);
+    assert.ok(!Object.keys(host.metadata?.annotations ?? {}).some((key) => key.startsWith('vcluster.loft.sh/token-')));
+    assert.equal(tokenSecretName(new NameTranslator('demo', 'vcluster-demo'), 'web-1', 'shop'), 'web-1-sa-token-x-shop-x-demo');
   });
 
   it('refuses to translate a projected token it was not given', () => {

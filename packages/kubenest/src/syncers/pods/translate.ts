@@ -115,6 +115,13 @@ export interface PodTranslation {
   rewriteHosts?: HostsRewrite | undefined;
   /** `sync.toHost.pods`: translateImage, enforceTolerations, runtimeClassName, priorityClassName. */
   host?: PodHostSettings | undefined;
+  /** With `useSecretsForSATokens`: the host Secret holding the tokens, keyed by volume name. */
+  tokenSecret?: string | undefined;
+}
+
+/** The host Secret that holds a pod's tokens with `useSecretsForSATokens`, named as vCluster names it. */
+export function tokenSecretName(names: NameTranslator, podName: string, namespace: string): string {
+  return names.hostName(`${podName}-sa-token`, namespace);
 }
 
 export interface PodHostSettings {
@@ -270,6 +277,7 @@ function translateVolume(t: PodTranslation, pod: Pod, volume: Volume, tokenAnnot
           const key = `${volume.name}/${index}`;
           const token = t.tokens.get(key);
           if (token === undefined) throw new Error(`no service account token for volume ${volume.name}`);
+          if (t.tokenSecret) return { secret: { name: t.tokenSecret, items: [{ key: volume.name, path: source.serviceAccountToken.path, mode: 0o644 }] } };
           const annotation = t.tokenAnnotation(key);
           tokenAnnotations[annotation] = token;
           return { downwardAPI: { items: [{ path: source.serviceAccountToken.path, fieldRef: { apiVersion: 'v1', fieldPath: `metadata.annotations['${annotation}']` }, mode: 0o644 }] } };
