@@ -119,6 +119,7 @@ function buildWorkloads(
     host: podHostSettings(values),
     useSecretsForSATokens: setting(values, ['sync', 'toHost', 'pods', 'useSecretsForSATokens']) === true,
     nodeExists: (name) => nodes.exists(name),
+    onNodeAdded: (listener) => nodes.onAdded(listener),
   }) : undefined;
   return { references, pods, referenceFeed, runnables: [nodes, kubernetesServiceLoop(ctx, (key, error) => onError(`kubernetes service ${key}`, error))] };
 }

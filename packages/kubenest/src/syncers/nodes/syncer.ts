@@ -113,6 +113,11 @@ export class NodeSyncer {
     return this.virtualNodes.store.get(name) !== undefined;
   }
 
+  /** Calls `listener` with the name of each virtual node that appears; returns the remover. */
+  onAdded(listener: (name: string) => void): () => void {
+    return this.virtualNodes.addHandlers({ onAdd: (node) => listener(node.metadata?.name ?? '') });
+  }
+
   private neededByPods(name: string): { needed: boolean; hostIp: string | undefined } {
     const hostPods = this.hostPods.store.byIndex('node', name).filter((pod) => pod.metadata?.annotations?.[OWNER_SET_KIND_ANNOTATION] !== 'DaemonSet');
     const virtualPods = this.virtualPods.store.byIndex('node', name).filter((pod) =>

@@ -28,6 +28,8 @@ export interface PodSyncerOptions {
   dns: boolean;
   /** Whether a virtual node of this name exists (the node syncer creates them). */
   nodeExists(name: string): boolean;
+  /** Calls back when a virtual node appears, so a pod waiting to be bound to it goes on at once. */
+  onNodeAdded?(listener: (name: string) => void): () => void;
 }
 
 /** The virtual cluster's DNS Service, as every pod's resolver. */
@@ -50,6 +52,9 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
   let hostServices: Informer<Service> | undefined;
   let recorder: EventRecorder | undefined;
   let removeNamespaceHandler: (() => void) | undefined;
+  /** Virtual pods (namespace/name) waiting for their virtual node, by node name. */
+  const waitingForNode = new Map<string, Set<string>>();
+  let removeNodeListener: (() => void) | undefined;
   /** Host pods (uid) whose token Secret is known to be owned by them. */
   const tokenSecretsOwned = new Set<string>();
   /** In-place resize needs the host's `resize` subresource (Kubernetes 1.35 and later). */
@@ -169,6 +174,10 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
       virtualServices = ctx.virtual.informer<Service>(CORE['services']!);
       hostServices = ctx.host.informer<Service>(CORE['services']!, { namespace: ctx.hostNamespace });
       recorder = new EventRecorder(ctx.virtual.rest, 'pod-syncer');
+      removeNodeListener = options.onNodeAdded?.((node) => {
+        for (const key of waitingForNode.get(node) ?? []) enqueue(key);
+        waitingForNode.delete(node);
+      });
       const version = await ctx.host.rest.request<{ major?: string; minor?: string }>('GET', '/version', { signal });
       hostSupportsResize = Number(version.major) > 1 || (Number(version.major) === 1 && Number.parseInt(version.minor ?? '', 10) >= 35);
       for (const informer of [namespaces, virtualServices, hostServices] as Informer[]) informer.start();
@@ -177,6 +186,8 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
 
     stop() {
       removeNamespaceHandler?.();
+      removeNodeListener?.();
+      waitingForNode.clear();
       tokenSecretsOwned.clear();
     },
 
@@ -209,8 +220,12 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
       const virtualNode = event.virtual.spec?.nodeName;
       if (hostNode && virtualNode && hostNode !== virtualNode) return { deleteVirtual: { gracePeriodSeconds: 0 } };
       if (hostNode && !virtualNode) {
-        if (!options.nodeExists(hostNode)) return { requeueAfterMs: 200 };
         const { namespace = '', name = '' } = event.virtual.metadata ?? {};
+        if (!options.nodeExists(hostNode)) {
+          // The node syncer is creating it; its arrival requeues the pod, the delay is a fallback.
+          waitingForNode.set(hostNode, (waitingForNode.get(hostNode) ?? new Set()).add(`${namespace}/${name}`));
+          return { requeueAfterMs: 1_000 };
+        }
         await ctx.writer.createSubresource('virtual', CORE['pods']!, namespace, name, 'binding', {
           apiVersion: 'v1', kind: 'Binding', metadata: { name, namespace, uid: event.virtual.metadata?.uid }, target: { apiVersion: 'v1', kind: 'Node', name: hostNode },
         });
