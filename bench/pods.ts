@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CORE, Informer, KubeClient, loadKubeconfig, type KubeObject } from '@kubenest/kube';
+import { CORE, Informer, KubeClient, isNotFound, loadKubeconfig, type KubeObject } from '@kubenest/kube';
 import { cliSandbox } from '@kubenest/testing';
 
 const { values } = parseArgs({
@@ -149,6 +149,17 @@ try {
   const direct = (performance.now() - started) / 1000;
   await host.resourceFor(CORE['namespaces']!).delete('direct');
   await directPods.stop();
+  // The virtual run starts on a quiet host: deleting the baseline's pods must not overlap it.
+  console.error('waiting for the baseline namespace to be gone');
+  for (const deadline = Date.now() + 300_000; ;) {
+    const gone = await host.resourceFor(CORE['namespaces']!).get('direct').then(() => false, (error: unknown) => {
+      if (isNotFound(error)) return true;
+      throw error;
+    });
+    if (gone) break;
+    if (Date.now() > deadline) throw new Error('the baseline namespace was not deleted within 5 minutes');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 
   // The same through the virtual cluster.
   await virtual.resourceFor(CORE['namespaces']!).create({ metadata: { name: 'load' } });
