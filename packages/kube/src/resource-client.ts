@@ -122,17 +122,18 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
     });
   }
 
-  /** Replaces the object; its metadata.resourceVersion makes this a compare-and-swap (409 Conflict if stale). */
-  update(object: T, options: WriteOptions = {}): Promise<T> {
-    return this.rest.request<T>('PUT', this.objectPath(object, options.namespace), {
+  /**
+   * Replaces the object, or one of its subresources (`status`, a pod's `ephemeralcontainers`); its
+   * metadata.resourceVersion makes this a compare-and-swap (409 Conflict if stale).
+   */
+  update(object: T, options: WriteOptions & { subresource?: string } = {}): Promise<T> {
+    return this.rest.request<T>('PUT', this.objectPath(object, options.namespace, options.subresource), {
       body: this.withTypeMeta(object), signal: options.signal, query: writeQuery(options),
     });
   }
 
   updateStatus(object: T, options: WriteOptions = {}): Promise<T> {
-    return this.rest.request<T>('PUT', this.objectPath(object, options.namespace, 'status'), {
-      body: this.withTypeMeta(object), signal: options.signal, query: writeQuery(options),
-    });
+    return this.update(object, { ...options, subresource: 'status' });
   }
 
   patch(name: string, type: PatchType, patch: unknown, options: WriteOptions & { subresource?: string } = {}): Promise<T> {

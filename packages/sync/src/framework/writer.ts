@@ -51,8 +51,7 @@ export class ObjectWriter {
 
   /** Replaces a subresource such as a pod's `ephemeralcontainers` (409 if stale); like createSubresource, no hooks run. */
   async updateSubresource<T extends KubeObject>(side: Side, resource: ResourceRef, object: T, subresource: string): Promise<T> {
-    const client = this.clients[side];
-    return client.rest.request<T>('PUT', client.resourceFor(resource).path(object.metadata?.namespace, object.metadata?.name ?? '', subresource), { body: object });
+    return this.clients[side].resourceFor<T>(resource).update(object, { subresource });
   }
 
   /** Patches a subresource such as a pod's `resize` (strategic merge); no hooks run. */

@@ -225,6 +225,8 @@ function translateContainer(t: PodTranslation, namespace: string, container: Con
   const own = new Set(env.map((v) => v.name));
   const merged = [...injected.filter((v) => !own.has(v.name)), ...env];
   const out: Container = { ...container };
+  const image = hostImage(t.host, container.image);
+  if (image !== undefined) out.image = image;
   if (merged.length > 0) out.env = merged;
   if (container.envFrom) {
     out.envFrom = container.envFrom.map((source) => ({
@@ -404,10 +406,6 @@ export function translatePod(t: PodTranslation, pod: Pod): Pod {
     hostSpec.tolerations ??= [];
     if (!hostSpec.tolerations.some((existing) => isDeepStrictEqual(existing, toleration))) hostSpec.tolerations.push({ ...toleration });
   }
-  for (const container of [...hostSpec.containers, ...(hostSpec.initContainers ?? [])]) {
-    const image = hostImage(t.host, container.image);
-    if (image !== undefined) container.image = image;
-  }
 
   const labels: Labels = { ...t.meta.hostLabels(meta.labels, undefined, namespace, true), ...namespaceLabelsForHost(t.meta, t.namespaceLabels) };
   const owners = (meta.ownerReferences ?? []) as { apiVersion?: string; kind?: string; controller?: boolean }[];
@@ -439,11 +437,7 @@ export function translatePod(t: PodTranslation, pod: Pod): Pod {
  */
 export function translateEphemeralContainers(t: PodTranslation, pod: Pod, containers: Container[]): Container[] {
   const injected = virtualServiceEnv(t, pod.spec?.enableServiceLinks !== false);
-  return containers.map((container) => {
-    const out = translateContainer(t, pod.metadata?.namespace ?? '', container, injected);
-    const image = hostImage(t.host, out.image);
-    return image === undefined ? out : { ...out, image };
-  });
+  return containers.map((container) => translateContainer(t, pod.metadata?.namespace ?? '', container, injected));
 }
 
 /** The init container that writes a hosts file where the pod's own line also names its FQDN. */
