@@ -18,3 +18,5 @@ export type { ReconcileOutcome } from './framework/reconcile-loop.ts';
 export { FromHostController, IMPORTED_BY_LABEL, IMPORTED_FROM_ANNOTATION, isImported, sameContent } from './framework/from-host.ts';
 export type { FromHostControllerStats, FromHostSyncer } from './framework/from-host.ts';
 export { ReferenceIndex } from './framework/references.ts';
+export { HOOK_TYPES, NO_HOOKS } from './framework/hooks.ts';
+export type { HookType, ObjectHooks } from './framework/hooks.ts';
