@@ -17,7 +17,7 @@ const layerRules = layers.map((name, index) => ({
 }));
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '**/dist/', 'eslint.config.js'] },
+  { ignores: ['node_modules/', '**/dist/', 'eslint.config.js', 'packages/plugin-proto/src/gen/', 'packages/plugin-proto/src/gen.tmp/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -41,5 +41,16 @@ ensure_packages() {
   fi
 }
 
+ensure_proto() {
+  # The plugin protocol's TypeScript is generated, not committed: on first use and after a .proto changed.
+  local dir="$KUBENEST_ROOT/packages/plugin-proto"
+  local stamp="$dir/src/gen/.stamp"
+  if [ ! -f "$stamp" ] || [ -n "$(find "$dir/proto" -newer "$stamp" -name '*.proto' -print -quit)" ]; then
+    kubenest_log "generating the plugin protocol's TypeScript (buf + ts-proto)"
+    node "$dir/scripts/generate.ts" >&2
+  fi
+}
+
 ensure_node
 ensure_packages
+ensure_proto
