@@ -3,7 +3,9 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import { KubeClient, KubeconfigError, isAlreadyExists, isNotFound, loadRestConfig, CORE, type KubeObject } from '@kubenest/kube';
-import { loadValues } from '../config/values.ts';
+import { loadValues, mergeValues, type Values } from '../config/values.ts';
+import { pluginEntries, pluginExecutable, resolvePluginPaths } from '../plugins/entries.ts';
+import { pluginStatusFile, type PluginStatus } from '../plugins/host.ts';
 import { validateValues } from '../config/validate.ts';
 import { resolveBinaries } from '../controlplane/binaries.ts';
 import { clusterLayout } from '../controlplane/control-plane.ts';
@@ -89,8 +91,18 @@ export async function createVirtualCluster(options: CreateOptions): Promise<Virt
   const { name } = options;
   const dataDir = dataDirOf(name);
   if (readSpec(dataDir)) throw new CliError(`a virtual cluster named "${name}" already exists; use it (\`kubenest connect ${name}\`) or delete it first`);
-  const { sources, merged } = await loadValues(options.values ?? []);
+  // A plugin's `path:` is relative to the values file that names it, which the merge forgets.
+  const sources = (await loadValues(options.values ?? [])).sources.map(resolvePluginPaths);
   validateValues(sources);
+  const merged = sources.reduce<Values>((acc, source) => mergeValues(acc, source.values), {});
+  for (const entry of pluginEntries(merged)) {
+    if (!entry.path) continue;
+    try {
+      await pluginExecutable(entry);
+    } catch (error) {
+      throw new CliError((error as Error).message);
+    }
+  }
   const hostNamespace = options.namespace ?? `vcluster-${name}`;
   const kubeconfigPath = resolve(options.kubeconfig ?? process.env['KUBECONFIG']?.split(':')[0] ?? join(homedir(), '.kube', 'config'));
   const host = hostClient(kubeconfigPath, options.context);
@@ -167,7 +179,7 @@ export function vclusterCommands(): Command<unknown[], Record<string, unknown>>[
     });
 
   const list = new Command('list')
-    .description('list virtual clusters: name, host namespace, status, age')
+    .description('list virtual clusters: name, host namespace, status, restarts, plugins running/configured, age')
     .option('--json', 'print as JSON')
     .action((options) => {
       const root = vclustersRoot();
@@ -182,7 +194,13 @@ export function vclusterCommands(): Command<unknown[], Record<string, unknown>>[
         const restarts = state?.components.reduce((sum, c) => sum + c.restarts, 0) ?? 0;
         const down = state?.components.filter((c) => c.state !== 'running').map((c) => c.name) ?? [];
         const status = !running ? 'stopped' : !state ? 'starting' : down.length ? `degraded (${down.join(', ')})` : 'running';
-        return [{ name, hostNamespace: spec.hostNamespace, status, restarts, age: age(spec.createdAt) }];
+        const plugins = running ? readPluginStatus(dataDir) : [];
+        const pluginsUp = plugins.filter((p) => p.state === 'running').length;
+        return [{
+          name, hostNamespace: spec.hostNamespace, status, restarts, age: age(spec.createdAt),
+          plugins: pluginEntries(spec.values).length === 0 ? '-' : `${pluginsUp}/${pluginEntries(spec.values).length}`,
+          pluginRestarts: plugins.reduce((sum, p) => sum + p.restarts, 0),
+        }];
       });
       if (options.json) {
         console.log(JSON.stringify(rows, null, 2));
@@ -192,8 +210,8 @@ export function vclusterCommands(): Command<unknown[], Record<string, unknown>>[
         console.log('no virtual clusters (create one with `kubenest create NAME`)');
         return;
       }
-      console.log(`${'NAME'.padEnd(20)} ${'HOST NAMESPACE'.padEnd(24)} ${'STATUS'.padEnd(24)} ${'RESTARTS'.padEnd(9)} AGE`);
-      for (const r of rows) console.log(`${r.name.padEnd(20)} ${r.hostNamespace.padEnd(24)} ${r.status.padEnd(24)} ${String(r.restarts).padEnd(9)} ${r.age}`);
+      console.log(`${'NAME'.padEnd(20)} ${'HOST NAMESPACE'.padEnd(24)} ${'STATUS'.padEnd(24)} ${'RESTARTS'.padEnd(9)} ${'PLUGINS'.padEnd(8)} AGE`);
+      for (const r of rows) console.log(`${r.name.padEnd(20)} ${r.hostNamespace.padEnd(24)} ${r.status.padEnd(24)} ${String(r.restarts).padEnd(9)} ${r.plugins.padEnd(8)} ${r.age}`);
     });
 
   const connect = new Command('connect')
@@ -231,15 +249,64 @@ export function vclusterCommands(): Command<unknown[], Record<string, unknown>>[
   const logs = new Command('logs')
     .description('print a virtual cluster\'s logs (the supervisor and syncer by default)')
     .argument('<name>')
-    .option('--component <component>', 'kine, kube-apiserver or kube-controller-manager')
+    .option('--component <component>', 'kine, kube-apiserver, kube-controller-manager, or plugin/NAME (a plugin\'s own log)')
     .action((name, options) => {
-      const { dataDir } = existing(name);
-      const file = join(clusterLayout(dataDir).logsDir, `${options.component ?? 'kubenest'}.log`);
-      if (!existsSync(file)) throw new CliError(`no log ${file}${options.component ? ' (components: kine, kube-apiserver, kube-controller-manager)' : ''}`);
+      const { dataDir, spec } = existing(name);
+      const component = options.component ?? 'kubenest';
+      const plugins = pluginEntries(spec.values).map((entry) => `plugin/${entry.name}`);
+      if (!['kubenest', 'kine', 'kube-apiserver', 'kube-controller-manager', ...plugins].includes(component)) {
+        throw new CliError(`no component "${component}" in "${name}"; components: kine, kube-apiserver, kube-controller-manager${plugins.length ? `, ${plugins.join(', ')}` : ''}`);
+      }
+      const file = join(clusterLayout(dataDir).logsDir, `${component}.log`);
+      if (!existsSync(file)) throw new CliError(`no log ${file} yet${component.startsWith('plugin/') ? ' (the plugin has not been started)' : ''}`);
       process.stdout.write(readFileSync(file, 'utf8'));
     });
 
-  return [create, runCommand, list, connect, remove, logs];
+  const plugins = new Command('plugins')
+    .description('show a virtual cluster\'s plugins: state, pid, restarts, registered hooks and interceptors, last error')
+    .argument('<name>')
+    .option('--json', 'print as JSON')
+    .action((name, options) => {
+      const { dataDir, spec } = existing(name);
+      const configured = pluginEntries(spec.values);
+      const running = isRunning(name);
+      const known = new Map(readPluginStatus(dataDir).map((p) => [p.name, p]));
+      const rows = configured.map((entry) => {
+        const status = known.get(entry.name);
+        return {
+          name: entry.name, source: entry.path ?? entry.image ?? '', state: running ? status?.state ?? 'not started' : 'stopped',
+          pid: running ? status?.pid : undefined, restarts: status?.restarts ?? 0, leader: running && (status?.leader ?? false),
+          failurePolicy: entry.failurePolicy, timeoutSeconds: entry.timeoutMs / 1000, port: status?.port,
+          hooks: status?.hooks ?? [], interceptors: status?.interceptors ?? [], lastError: status?.lastError, startedAt: status?.startedAt,
+        };
+      });
+      if (options.json) {
+        console.log(JSON.stringify(rows, null, 2));
+        return;
+      }
+      if (rows.length === 0) {
+        console.log(`"${name}" has no plugins (add them with \`kubenest create ${name} -f plugin.yaml\`)`);
+        return;
+      }
+      for (const r of rows) {
+        console.log(`${r.name}: ${r.state}${r.pid ? ` (pid ${r.pid})` : ''}, restarts ${r.restarts}${r.leader ? ', leader' : ''}, failurePolicy ${r.failurePolicy}, timeout ${r.timeoutSeconds}s`);
+        console.log(`  source:       ${r.source}`);
+        console.log(`  hooks:        ${r.hooks.length ? r.hooks.map((h) => `${h.apiVersion}/${h.kind} [${h.types.join(', ')}]`).join('; ') : '(none)'}`);
+        console.log(`  interceptors: ${r.interceptors.length ? r.interceptors.join(', ') : '(none)'}`);
+        if (r.lastError) console.log(`  last error:   ${r.lastError}`);
+        console.log(`  log:          kubenest logs ${name} --component plugin/${r.name}`);
+      }
+    });
+
+  return [create, runCommand, list, connect, remove, logs, plugins];
+}
+
+function readPluginStatus(dataDir: string): PluginStatus[] {
+  try {
+    return JSON.parse(readFileSync(pluginStatusFile(dataDir), 'utf8')) as PluginStatus[];
+  } catch {
+    return [];
+  }
 }
 
 function age(since: string): string {

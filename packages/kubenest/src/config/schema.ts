@@ -98,6 +98,10 @@ export const PluginSchema = strict({
   volumeMounts: maybe(Type.Array(open())),
   // kubenest's own: where the plugin binary is when there is no image to copy it from.
   path: maybe(Type.String()),
+  // kubenest's own (beyond vCluster): a failed hook call refuses the operation (Fail) or is skipped (Ignore).
+  failurePolicy: maybe(Type.Union([Type.Literal('Fail'), Type.Literal('Ignore')])),
+  // kubenest's own: the per-call timeout of the plugin's hooks (vCluster: 10 s).
+  timeoutSeconds: maybe(Type.Number({ exclusiveMinimum: 0 })),
 });
 
 export const VClusterValuesSchema = strict({

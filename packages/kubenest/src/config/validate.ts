@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { Ajv, type ErrorObject } from 'ajv';
 import { TOLERATION_FORMS, parseToleration } from '../syncers/pods/tolerations.ts';
 import { KEY_FORMS, mappingProblems } from '../syncers/from-host-configmaps/mappings.ts';
+import { pluginEntryProblems } from '../plugins/entries.ts';
 import { VClusterValuesSchema } from './schema.ts';
 import { mergeValues, type Values, type ValuesSource } from './values.ts';
 
@@ -30,6 +31,7 @@ export function validateValues(sources: ValuesSource[]): void {
     // Whether a from-host syncer is on and has mappings can depend on several files: check the merge.
     const merged = { name: sources.length === 1 ? sources[0]!.name : `the merged values of ${sources.map((s) => s.name).join(', ')}`, values: sources.map((s) => s.values).reduce(mergeValues) };
     problems.push(...fromHostMappingProblems(merged, true), ...unsupportedProblems(sources, merged.values));
+    problems.push(...pluginEntryProblems(merged.values).map((problem) => `${merged.name}: ${problem}`));
   }
   if (problems.length > 0) throw new ConfigError(problems);
 }

@@ -7,6 +7,7 @@ import type { RunningControlPlane} from './control-plane.ts';
 import { clusterLayout, prepareDataDir, type ClusterLayout } from './control-plane.ts';
 import { HostCluster } from './host-cluster.ts';
 import { isAlive, reapRecorded } from './pids.ts';
+import { pluginPidsFile } from '../plugins/host.ts';
 import type { ComponentStatus } from './supervisor.ts';
 
 /** What `host status` reads: written by the running supervisor, removed when it stops. */
@@ -106,7 +107,7 @@ export async function runSupervised<S extends { components: ComponentStatus[] }>
   });
 
   try {
-    const reaped = await reapRecorded(layout.pidsFile);
+    const reaped = [...await reapRecorded(layout.pidsFile), ...await reapRecorded(pluginPidsFile(layout.dataDir))];
     if (reaped.length > 0) events.progress(`ended processes left by an earlier run that was killed: ${reaped.join(', ')}`);
     started = await start();
     if (stopping) return await stopping;
@@ -159,11 +160,12 @@ export async function stopDaemon(dataDir: string, progress: (line: string) => vo
       process.kill(pid, 'SIGKILL');
     }
     await reapRecorded(layout.pidsFile);
+    await reapRecorded(pluginPidsFile(layout.dataDir));
     rmSync(layout.lockFile, { force: true });
     rmSync(layout.stateFile, { force: true });
     return 'stopped';
   }
-  const reaped = await reapRecorded(layout.pidsFile);
+  const reaped = [...await reapRecorded(layout.pidsFile), ...await reapRecorded(pluginPidsFile(layout.dataDir))];
   rmSync(layout.lockFile, { force: true });
   rmSync(layout.stateFile, { force: true });
   if (reaped.length > 0) {

@@ -19,6 +19,7 @@ import { networkPolicySyncer } from '../syncers/networkpolicies/syncer.ts';
 import { podDisruptionBudgetSyncer } from '../syncers/poddisruptionbudgets/syncer.ts';
 import { priorityClassSyncer } from '../syncers/priorityclasses/syncer.ts';
 import { serviceAccountSyncer } from '../syncers/serviceaccounts/syncer.ts';
+import { startPlugins, type Plugins } from '../plugins/index.ts';
 import type { Binaries } from './binaries.ts';
 import { ControlPlaneError } from './components.ts';
 import { writeFileAtomic } from './files.ts';
@@ -101,8 +102,22 @@ async function startSyncers(
   spec: VirtualClusterSpec, plane: VirtualControlPlane, host: KubeClient, virtual: KubeClient, startedAt: string, progress: (line: string) => void,
 ): Promise<{ plane: VirtualControlPlane; state: () => VirtualClusterState; stop: () => Promise<void> }> {
   const names = new NameTranslator(spec.name, spec.hostNamespace);
+  // Plugins start before the syncers (as in vCluster); their hook chain is what the writer calls.
+  const plugins = await startPlugins({ name: spec.name, hostNamespace: spec.hostNamespace, values: spec.values, layout: plane.layout, host, progress });
+  try {
+    return await startSyncersWith(plugins, spec, plane, host, virtual, startedAt, progress, names);
+  } catch (error) {
+    await plugins.stop();
+    throw error;
+  }
+}
+
+async function startSyncersWith(
+  plugins: Plugins, spec: VirtualClusterSpec, plane: VirtualControlPlane, host: KubeClient, virtual: KubeClient, startedAt: string,
+  progress: (line: string) => void, names: NameTranslator,
+): Promise<{ plane: VirtualControlPlane; state: () => VirtualClusterState; stop: () => Promise<void> }> {
   const ctx: SyncContext = {
-    virtual, host, writer: new ObjectWriter({ host, virtual }),
+    virtual, host, writer: new ObjectWriter({ host, virtual }, plugins.writeHooks),
     vclusterName: spec.name, hostNamespace: spec.hostNamespace, names, meta: new MetadataTranslator(spec.name, spec.hostNamespace),
   };
   await storeKubeconfigSecret(host, spec, readFileSync(plane.kubeconfig, 'utf8'));
@@ -186,11 +201,13 @@ async function startSyncers(
       controllers = term;
       signal.addEventListener('abort', () => {
         leading = false;
-        stopping = Promise.all(term.map((c) => c.stop()));
+        stopping = Promise.all([...term.map((c) => c.stop()), plugins.endTerm()]);
       }, { once: true });
       progress(`${spec.name}: leading; starting ${syncers.length} syncer(s)`);
       await Promise.all(prerequisites.map((c) => c.start(signal)));
       await Promise.all(syncers.map((c) => c.start(signal)));
+      // After this replica's controllers run as leader, as vCluster's StartControllers does.
+      if (!signal.aborted) await plugins.setLeader();
       firstSync();
     },
     onStoppedLeading: () => progress(`${spec.name}: no longer leading; syncers stopped`),
@@ -209,6 +226,7 @@ async function startSyncers(
       await Promise.all(controllers.map((c) => c.stop()));
       stopElection.abort();
       await election;
+      await plugins.stop();
       await host.close();
       await virtual.close();
     },

@@ -1,0 +1,78 @@
+import { join } from 'node:path';
+import type { KubeClient, KubeObject, ResourceRef } from '@kubenest/kube';
+import type { HookType, ObjectHooks, WriteHook } from '@kubenest/sync';
+import type { Values } from '../config/values.ts';
+import { kineSocketPath } from '../controlplane/components.ts';
+import type { ClusterLayout } from '../controlplane/control-plane.ts';
+import { pluginEntries } from './entries.ts';
+import { PluginHost } from './host.ts';
+import { ensureConfigSecret } from './init-config.ts';
+import { MappingStoreProxy } from './mapping-store.ts';
+
+export { PluginHost, PluginRefusedError, pluginStatusFile, pluginPidsFile, type PluginStatus } from './host.ts';
+export { pluginEntries, pluginEntryProblems, resolvePluginPaths, setImageResolver, pluginExecutable, type PluginEntry } from './entries.ts';
+
+/** A virtual cluster's plugins as the syncer uses them. With no plugins, every call is a no-op. */
+export interface Plugins {
+  hooks: ObjectHooks;
+  /** The hooks as the ObjectWriter's write step (create/update), until every read and write is hooked. */
+  writeHooks: WriteHook[];
+  setLeader(): Promise<void>;
+  endTerm(): Promise<void>;
+  stop(): Promise<void>;
+  host?: PluginHost | undefined;
+}
+
+const NONE: Plugins = {
+  hooks: { wants: () => false, mutate: (_type, object) => Promise.resolve(object) },
+  writeHooks: [],
+  setLeader: () => Promise.resolve(),
+  endTerm: () => Promise.resolve(),
+  stop: () => Promise.resolve(),
+};
+
+/**
+ * Starts the plugins the values name (none: nothing runs): the host objects their start-up reads
+ * (`vc-config-NAME`), the mapping store's TLS front to kine, then each plugin in load order.
+ */
+export async function startPlugins(o: {
+  name: string; hostNamespace: string; values: Values; layout: ClusterLayout; host: KubeClient; progress: (line: string) => void;
+}): Promise<Plugins> {
+  if (pluginEntries(o.values).length === 0) return NONE;
+  await ensureConfigSecret(o.host, o.name, o.hostNamespace, o.values);
+  const mappingStore = await MappingStoreProxy.start(join(o.layout.dataDir, 'plugins', 'pki'), kineSocketPath(o.layout.dataDir));
+  let host: PluginHost;
+  try {
+    host = await PluginHost.start({
+      vclusterName: o.name, hostNamespace: o.hostNamespace, values: o.values, host: o.host.rest.config,
+      virtualKubeconfigFile: o.layout.kubeconfig, mappingStore: mappingStore.endpoint, dataDir: o.layout.dataDir, logsDir: o.layout.logsDir,
+      progress: o.progress,
+    });
+  } catch (error) {
+    await mappingStore.stop();
+    throw error;
+  }
+  return {
+    hooks: host,
+    writeHooks: [writeHookOf(host)],
+    setLeader: () => host.setLeader(),
+    endTerm: () => host.endTerm(),
+    stop: async () => {
+      await host.stop();
+      await mappingStore.stop();
+    },
+    host,
+  };
+}
+
+/** The hook chain on the ObjectWriter's create and update (the only writes it hooks today). */
+export function writeHookOf(hooks: ObjectHooks): WriteHook {
+  return {
+    async mutate(side, verb, object: KubeObject, resource: ResourceRef): Promise<KubeObject> {
+      const apiVersion = resource.group ? `${resource.group}/${resource.version}` : resource.version;
+      const type = `${verb === 'create' ? 'Create' : 'Update'}${side === 'host' ? 'Physical' : 'Virtual'}` as HookType;
+      if (!hooks.wants(apiVersion, resource.kind, type)) return object;
+      return hooks.mutate(type, { ...object, apiVersion, kind: resource.kind });
+    },
+  };
+}

@@ -1,0 +1,250 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Logger } from 'pino';
+import { grpc, pluginv2, stdio, ProtobufEmpty } from '@kubenest/plugin-proto';
+
+/**
+ * go-plugin's handshake as vCluster's host runs it (plugin-protocol.md §1): the magic cookie,
+ * one line `1|1|unix|<socket>|grpc|` first on stdout, then gRPC over that socket.
+ */
+export const HANDSHAKE_ENV = {
+  VCLUSTER_PLUGIN: 'vcluster',
+  PLUGIN_MIN_PORT: '10000',
+  PLUGIN_MAX_PORT: '25000',
+  PLUGIN_PROTOCOL_VERSIONS: '1',
+} as const;
+
+export class PluginStartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PluginStartError';
+  }
+}
+
+export interface LaunchOptions {
+  name: string;
+  executable: string;
+  workingDir: string;
+  /** `PLUGIN_UNIX_SOCKET_DIR`: the virtual cluster's own. */
+  socketDir: string;
+  /** `PLUGIN_CONFIG`. */
+  pluginConfig: string;
+  /** Extra environment (NAMESPACE and the like), on top of this process's. */
+  env?: Record<string, string>;
+  /** How long the handshake line may take (go-plugin: 1 minute). */
+  startTimeoutMs?: number;
+  /** The plugin's own log: its stderr (hclog JSON or `[LEVEL]` lines) and its forwarded stdio. */
+  log: Logger;
+}
+
+/** What the handshake line says; throws naming what is wrong with it. */
+export function parseHandshake(line: string): { network: 'unix' | 'tcp'; address: string } {
+  const parts = line.trim().split('|');
+  const expected = 'expected `1|1|unix|<socket path>|grpc|` (go-plugin core protocol 1, vCluster app protocol 1, gRPC)';
+  if (parts.length < 4) throw new PluginStartError(`printed "${clip(line)}" where the handshake line belongs; ${expected}`);
+  if (parts[0] !== '1') throw new PluginStartError(`speaks go-plugin core protocol ${parts[0]}, not 1; ${expected}`);
+  if (parts[1] !== '1') throw new PluginStartError(`speaks plugin protocol version ${parts[1]}, the host offered 1 (is it a vCluster v2 plugin?); ${expected}`);
+  const network = parts[2];
+  if (network !== 'unix' && network !== 'tcp') throw new PluginStartError(`offers network "${network}", expected unix or tcp; ${expected}`);
+  if ((parts[4] ?? '') !== 'grpc') throw new PluginStartError(`offers protocol "${parts[4] ?? 'netrpc'}", vCluster plugins speak grpc; ${expected}`);
+  if ((parts[5] ?? '').length > 50) throw new PluginStartError('sent a server certificate (AutoMTLS), which vCluster never asks for; the 6th field must stay empty');
+  const address = parts[3]!;
+  if (network === 'tcp' && !/^127\.\d+\.\d+\.\d+:\d+$/.test(address)) throw new PluginStartError(`listens on ${address}; a plugin must listen on a unix socket or on 127.0.0.1`);
+  return { network, address };
+}
+
+function clip(text: string, max = 200): string {
+  const oneLine = text.replace(/\s+$/, '');
+  return oneLine.length > max ? `${oneLine.slice(0, max)}...` : oneLine;
+}
+
+/** One stderr line of a Go plugin into our log: hclog JSON, `[LEVEL]` text, or plain (info). */
+export function logPluginLine(log: Logger, line: string): void {
+  if (line.trim() === '') return;
+  if (line.startsWith('{')) {
+    try {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      if (typeof entry['@message'] === 'string') {
+        const { '@message': message, '@level': level, '@timestamp': timestamp, '@module': module, ...fields } = entry;
+        const method = levelMethod(typeof level === 'string' ? level : 'info');
+        log[method]({ ...fields, ...(module ? { module } : {}), ...(timestamp ? { pluginTime: timestamp } : {}) }, message);
+        return;
+      }
+    } catch {
+      // not JSON after all: logged as text below
+    }
+  }
+  const match = /^\[(TRACE|DEBUG|INFO|WARN|ERROR)\]\s*(.*)$/.exec(line);
+  if (match) log[levelMethod(match[1]!)](match[2]!);
+  // Unlike vCluster (which drops them at Debug), unprefixed lines are kept: a Go panic is one.
+  else log.info(line);
+}
+
+function levelMethod(level: string): 'trace' | 'debug' | 'info' | 'warn' | 'error' {
+  switch (level.toLowerCase()) {
+    case 'trace': return 'trace';
+    case 'debug': return 'debug';
+    case 'warn': case 'warning': return 'warn';
+    case 'error': return 'error';
+    default: return 'info';
+  }
+}
+
+/** A running plugin process with its gRPC connection. */
+export class PluginProcess {
+  readonly name: string;
+  readonly pid: number;
+  readonly client: pluginv2.PluginClient;
+  /** Resolves when the process has exited (with how it ended). */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly child: ChildProcess;
+  private readonly socket: string | undefined;
+  private readonly stdioStream: grpc.ClientReadableStream<stdio.StdioData>;
+  /** The plugin's last few log lines, quoted in errors. */
+  readonly recentLines: string[];
+
+  private constructor(name: string, child: ChildProcess, exited: PluginProcess['exited'], client: pluginv2.PluginClient, socket: string | undefined, stdioStream: grpc.ClientReadableStream<stdio.StdioData>, recentLines: string[]) {
+    this.name = name;
+    this.recentLines = recentLines;
+    this.pid = child.pid!;
+    this.child = child;
+    this.exited = exited;
+    this.client = client;
+    this.socket = socket;
+    this.stdioStream = stdioStream;
+    void exited.then(() => this.cleanUp());
+  }
+
+  /**
+   * Starts the executable and completes go-plugin's handshake: the first stdout line within the
+   * start timeout, then a gRPC channel over its socket with stdio drained for the process's life.
+   * Any failure ends the process and throws an error saying what happened.
+   */
+  static async launch(o: LaunchOptions): Promise<PluginProcess> {
+    const child = spawn(o.executable, [], {
+      cwd: o.workingDir,
+      env: {
+        ...process.env, ...o.env, PLUGIN_CONFIG: o.pluginConfig, ...HANDSHAKE_ENV, PLUGIN_UNIX_SOCKET_DIR: o.socketDir,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so ending it ends anything it started.
+      detached: true,
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+    const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+    const recentStderr: string[] = [];
+    const remember = (line: string): void => {
+      if (line.trim() === '') return;
+      recentStderr.push(line);
+      if (recentStderr.length > 5) recentStderr.shift();
+    };
+    createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (line) => {
+      remember(line);
+      logPluginLine(o.log, line);
+    });
+    const lines = createInterface({ input: child.stdout, crlfDelay: Infinity });
+    const firstLine = new Promise<string>((resolve) => lines.once('line', resolve));
+    // After the handshake stdout is drained (go-plugin discards it; kubenest logs it).
+    lines.on('line', (line) => { if (handshaken) o.log.info({ stream: 'stdout' }, line); });
+    let handshaken = false;
+    const timeoutMs = o.startTimeoutMs ?? 60_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); });
+    const stderrTail = (): string => (recentStderr.length ? `; its last stderr lines: ${recentStderr.map((l) => clip(l)).join(' | ')}` : '');
+    const fail = async (message: string): Promise<never> => {
+      killGroup(child, 'SIGKILL');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+      throw new PluginStartError(`plugin "${o.name}" (${o.executable}) ${message}`);
+    };
+    try {
+      const first = await Promise.race([firstLine, exited, spawnError, timedOut]);
+      if (first === 'timeout') return await fail(`did not print its handshake line within ${timeoutMs / 1000}s${stderrTail()}`);
+      if (first instanceof Error) return await fail(`could not be started: ${first.message}`);
+      if (typeof first !== 'string') {
+        // Let the last stderr lines arrive before quoting them.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return await fail(`exited before the handshake (${first.signal ? `signal ${first.signal}` : `exit code ${first.code}`})${stderrTail()}`);
+      }
+      handshaken = true;
+      let address: { network: 'unix' | 'tcp'; address: string };
+      try {
+        address = parseHandshake(first);
+      } catch (error) {
+        return await fail((error as Error).message);
+      }
+      const target = address.network === 'unix' ? `unix://${address.address}` : address.address;
+      const client = new pluginv2.PluginClient(target, grpc.credentials.createInsecure(), {
+        'grpc.max_receive_message_length': 2 ** 31 - 1, 'grpc.max_send_message_length': 2 ** 31 - 1,
+        // ':authority' as go-plugin sends it.
+        'grpc.default_authority': 'unused',
+      });
+      const stdioClient = new stdio.GRPCStdioClient(target, grpc.credentials.createInsecure(), { channelOverride: client.getChannel() });
+      const stream = stdioClient.streamStdio(ProtobufEmpty.create());
+      // A Go plugin blocks once about 64 KiB of its stdout/stderr are unread: drain for its whole life.
+      let pending = '';
+      stream.on('data', (data: stdio.StdioData) => {
+        pending += Buffer.from(data.data).toString('utf8');
+        const parts = pending.split('\n');
+        pending = parts.pop() ?? '';
+        for (const line of parts) remember(line);
+        for (const line of parts) logPluginLine(o.log.child({ stream: data.channel === stdio.StdioData_Channel.STDOUT ? 'stdout' : 'stderr' }), line);
+      });
+      stream.on('error', () => {}); // ends when the plugin does; Unimplemented is tolerated, as by go-plugin
+      return new PluginProcess(o.name, child, exited, client, address.network === 'unix' ? address.address : undefined, stream, recentStderr);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Ends the process (SIGTERM; SIGKILL after `graceMs`; Go plugins ignore SIGINT) and removes its socket. */
+  async stop(graceMs = 2000): Promise<void> {
+    if (this.alive) {
+      killGroup(this.child, 'SIGTERM');
+      const done = await Promise.race([this.exited.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), graceMs))]);
+      if (!done) {
+        killGroup(this.child, 'SIGKILL');
+        await this.exited;
+      }
+    }
+    this.cleanUp();
+  }
+
+  private cleanUp(): void {
+    this.stdioStream.cancel();
+    this.client.close();
+    // go-plugin leaves its socket behind when killed.
+    if (this.socket) rmSync(this.socket, { force: true });
+  }
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      // gone
+    }
+  }
+}
+
+/** A unary call as a promise, with a deadline when `timeoutMs` is given. */
+export function call<Req, Res>(
+  method: (request: Req, metadata: grpc.Metadata, options: Partial<grpc.CallOptions>, callback: (error: grpc.ServiceError | null, response: Res) => void) => unknown,
+  request: Req,
+  timeoutMs?: number,
+): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const options: Partial<grpc.CallOptions> = timeoutMs ? { deadline: Date.now() + timeoutMs } : {};
+    method(request, new grpc.Metadata(), options, (error, response) => (error ? reject(error) : resolve(response)));
+  });
+}
