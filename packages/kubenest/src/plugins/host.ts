@@ -120,6 +120,11 @@ class PluginRunner {
       pluginConfig: this.entry.pluginConfig, env: { NAMESPACE: o.hostNamespace, VCLUSTER_NAME: o.vclusterName, ...o.env },
       log: this.log, ...(o.startTimeoutMs ? { startTimeoutMs: o.startTimeoutMs } : {}),
     });
+    if (this.host.stopping || this.state === 'stopped') {
+      // stop() ran while this process was being launched: it must not outlive the host.
+      await process.stop(500);
+      throw new Error(`plugin "${this.entry.name}": the plugin host is stopping`);
+    }
     this.process = process;
     this.leaderSent = false;
     this.host.recordPids();
@@ -144,6 +149,11 @@ class PluginRunner {
       const tail = process.recentLines.length ? `; its last log lines: ${process.recentLines.slice(-3).join(' | ')}` : '';
       const message = (error as Error).message.replace(/^\d+ [A-Z_]+: /, '');
       throw new Error(`plugin "${this.entry.name}" (${this.executable}): ${message.startsWith('plugin "') ? message : `Initialize failed: ${message}`}${tail}`, { cause: error });
+    }
+    if (this.host.stopping || this.state === 'stopped') {
+      await process.stop(500);
+      this.process = undefined;
+      throw new Error(`plugin "${this.entry.name}": the plugin host is stopping`);
     }
     this.state = 'running';
     this.startedAt = new Date().toISOString();
@@ -242,6 +252,7 @@ export class PluginHost implements ObjectHooks {
   private runners: PluginRunner[] = [];
   private readonly statusFile: string;
   private readonly loggers: { flush(): void }[] = [];
+  private statusWrite: Promise<void> = Promise.resolve();
 
   private constructor(options: PluginHostOptions) {
     this.options = options;
@@ -366,6 +377,7 @@ export class PluginHost implements ObjectHooks {
     this.recordPids();
     rmSync(this.socketDir, { recursive: true, force: true });
     this.writeStatus();
+    await this.statusWrite;
     for (const logger of this.loggers) logger.flush();
   }
 
@@ -378,8 +390,16 @@ export class PluginHost implements ObjectHooks {
     this.writeStatus();
   }
 
+  /** Resolves once the status file holds the latest state. */
+  flushStatus(): Promise<void> {
+    return this.statusWrite;
+  }
+
   private writeStatus(): void {
-    void writeFileAtomic(this.statusFile, JSON.stringify(this.status(), null, 2) + '\n', 0o600).catch(() => {});
+    // One write at a time, each of the state at its turn: a slow older write never lands last.
+    this.statusWrite = this.statusWrite
+      .then(() => writeFileAtomic(this.statusFile, JSON.stringify(this.status(), null, 2) + '\n', 0o600))
+      .catch(() => {});
   }
 }
 

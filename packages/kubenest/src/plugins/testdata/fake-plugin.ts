@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// A stand-in plugin for the plugin host's unit tests: the go-plugin side of the handshake and
+// pluginv2, with behaviour picked by `mode` in its PLUGIN_CONFIG (the bad inputs of issue 9 among them). Real Go
+// plugins are tested end to end in test/integration/plugins-go.test.ts.
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { grpc, pluginv2 } from '@kubenest/plugin-proto';
+
+// Its settings come in PLUGIN_CONFIG (the entry's `config`), as a real plugin's do.
+const config = (parse(process.env['PLUGIN_CONFIG'] ?? 'null') ?? {}) as { mode?: string; record?: string; label?: string };
+const mode = config.mode ?? 'ok';
+const note = (line: string): void => { if (config.record) appendFileSync(config.record, `${process.pid} ${line}\n`); };
+note('start');
+
+if (process.env['VCLUSTER_PLUGIN'] !== 'vcluster') {
+  console.error('This binary is a plugin. These are not meant to be executed directly.');
+  process.exit(1);
+}
+if (mode === 'exit-early') {
+  console.error('[ERROR] cannot start: something is missing');
+  process.exit(3);
+}
+if (mode === 'garbage') {
+  console.log('hello, I am not a plugin');
+  setInterval(() => {}, 1000);
+} else if (mode === 'silent') {
+  setInterval(() => {}, 1000);
+} else {
+  const socket = join(process.env['PLUGIN_UNIX_SOCKET_DIR'] ?? '/tmp', `plugin${process.pid}`);
+  const server = new grpc.Server();
+  let leader = 0;
+  const implementation: pluginv2.PluginServer = {
+    initialize(call, callback) {
+      note(`initialize ${call.request.config.length}`);
+      if (mode === 'init-fail') {
+        callback({ code: grpc.status.UNKNOWN, details: 'plugin must init: no such thing' });
+        return;
+      }
+      callback(null, {});
+    },
+    getPluginConfig(_call, callback) {
+      const config = mode === 'bad-config' ? 'not json' : JSON.stringify({
+        clientHooks: [{ apiVersion: 'v1', kind: 'ConfigMap', types: ['CreatePhysical', 'UpdatePhysical'] }],
+      });
+      callback(null, { config });
+    },
+    mutate(call, callback) {
+      const { type, object } = call.request;
+      note(`mutate ${type}`);
+      const parsed = JSON.parse(object) as { metadata?: { name?: string; labels?: Record<string, string> }; data?: Record<string, string> };
+      if (parsed.metadata?.name === 'refuse-me') {
+        callback({ code: grpc.status.UNKNOWN, details: 'error mutating object: refused by fake' });
+        return;
+      }
+      if (parsed.metadata?.name === 'hang') return; // never answers
+      // Replaces the labels with only its own: the host's Go merge keeps the others.
+      parsed.metadata = { ...parsed.metadata, labels: { [`hooked-by-${config.label ?? 'fake'}`]: 'yes' } };
+      callback(null, { mutated: true, object: JSON.stringify(parsed) });
+    },
+    setLeader(_call, callback) {
+      leader += 1;
+      note(`setLeader ${leader}`);
+      callback(null, {});
+    },
+  };
+  server.addService(pluginv2.PluginService, implementation);
+  server.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (error) => {
+    if (error) {
+      console.error(`[ERROR] bind: ${error.message}`);
+      process.exit(1);
+    }
+    console.error(JSON.stringify({ '@level': 'info', '@message': 'fake plugin serving', '@timestamp': new Date().toISOString(), socket }));
+    process.stdout.write(`1|1|unix|${socket}|grpc|\n`);
+  });
+}
