@@ -6,3 +6,4 @@ export * as stdio from './gen/plugin/grpc_stdio.ts';
 export * as controller from './gen/plugin/grpc_controller.ts';
 export * as health from './gen/grpc/health/v1/health.ts';
 export { Empty as ProtobufEmpty } from './gen/google/protobuf/empty.ts';
+export * as grpc from '@grpc/grpc-js';

@@ -140,3 +140,4 @@ export async function cliSandbox(prefix = 'kn-cli-'): Promise<CliSandbox> {
     },
   };
 }
+export { sdkExamplePlugins, sdkExamplesSource } from './sdk-examples.ts';

@@ -143,14 +143,19 @@ class PluginRunner {
       const answer = await call(process.client.getPluginConfig.bind(process.client), {}, 30_000);
       this.config = parsePluginConfig(this.entry.name, answer.config);
     } catch (error) {
+      // A plugin that died of its start-up is described by how it ended, not by the dropped call.
+      const ended = await Promise.race([process.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 300))]);
       await process.stop(500);
       this.process = undefined;
       this.host.recordPids();
-      const tail = process.recentLines.length ? `; its last log lines: ${process.recentLines.slice(-3).join(' | ')}` : '';
+      // eslint-disable-next-line no-control-regex
+      const tail = process.recentLines.length ? `; its last log lines: ${process.recentLines.slice(-3).map((l) => l.replace(/\u001b\[[0-9;]*m/g, '').replace(/\s+/g, ' ')).join(' | ')}` : '';
       const message = (error as Error).message.replace(/^\d+ [A-Z_]+: /, '');
-      throw new Error(`plugin "${this.entry.name}" (${this.executable}): ${message.startsWith('plugin "') ? message : `Initialize failed: ${message}`}${tail}`, { cause: error });
+      const what = ended ? `exited during Initialize (${ended.signal ? `signal ${ended.signal}` : `exit code ${ended.code}`})`
+        : message.startsWith('plugin "') || message.startsWith('exited during') ? message : `Initialize failed: ${message}`;
+      throw new Error(`plugin "${this.entry.name}" (${this.executable}): ${what}${tail}`, { cause: error });
     }
-    if (this.host.stopping || this.state === 'stopped') {
+    if (this.host.stopping || (this.state as PluginState) === 'stopped') {
       await process.stop(500);
       this.process = undefined;
       throw new Error(`plugin "${this.entry.name}": the plugin host is stopping`);

@@ -60,7 +60,9 @@ function clip(text: string, max = 200): string {
 }
 
 /** One stderr line of a Go plugin into our log: hclog JSON, `[LEVEL]` text, or plain (info). */
-export function logPluginLine(log: Logger, line: string): void {
+export function logPluginLine(log: Logger, raw: string): void {
+  // eslint-disable-next-line no-control-regex
+  const line = raw.replace(/\u001b\[[0-9;]*m/g, '');
   if (line.trim() === '') return;
   if (line.startsWith('{')) {
     try {
@@ -76,7 +78,10 @@ export function logPluginLine(log: Logger, line: string): void {
     }
   }
   const match = /^\[(TRACE|DEBUG|INFO|WARN|ERROR)\]\s*(.*)$/.exec(line);
+  // The Go SDK's own logger (zap, console encoding): `<date> <time>\t<LEVEL>\t<caller>\t<message>`.
+  const zap = /^\S+ \S+\t(DEBUG|INFO|WARN|ERROR|DPANIC|PANIC|FATAL)\t(.*)$/.exec(line);
   if (match) log[levelMethod(match[1]!)](match[2]!);
+  else if (zap) log[levelMethod(zap[1] === 'INFO' || zap[1] === 'DEBUG' || zap[1] === 'WARN' ? zap[1] : 'error')](zap[2]!);
   // Unlike vCluster (which drops them at Debug), unprefixed lines are kept: a Go panic is one.
   else log.info(line);
 }
@@ -137,7 +142,8 @@ export class PluginProcess {
     const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
     const recentStderr: string[] = [];
     const remember = (line: string): void => {
-      if (line.trim() === '') return;
+      // go-plugin's own debug chatter ("plugin address") is not what an error should quote.
+      if (line.trim() === '' || /^\{"@level":"(debug|trace)"/.test(line)) return;
       recentStderr.push(line);
       if (recentStderr.length > 5) recentStderr.shift();
     };
