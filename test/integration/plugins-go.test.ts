@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { eventually, kubenest, pidAlive, run, sdkExamplePlugins, sdkExamplesSource, startHostCluster, tempDir, testBinaries, type TestHostCluster } from '@kubenest/testing';
+
+interface PluginRow { name: string; state: string; pid?: number; restarts: number; leader: boolean; hooks: { apiVersion: string; kind: string; types: string[] }[]; lastError?: string }
+
+/**
+ * Issue 9 §7: the vcluster-sdk v0.6.9 example plugins, unmodified Go binaries nobody here wrote,
+ * loaded by `path:` through `kubenest create -f` with their own upstream plugin.yaml files, and
+ * each behaviour checked with kubectl as the SDK's e2e checklist does.
+ */
+const source = sdkExamplesSource();
+describe('Go plugins built with vcluster-sdk (hooks, crd-sync, bootstrap-with-deployment)', { skip: source ? false : 'the vcluster-sdk example sources (shared/fixtures/vcluster-sdk-examples) are not beside the repository; set KUBENEST_SDK_EXAMPLES' }, () => {
+  const dir = tempDir('kn-plug-');
+  let host: TestHostCluster;
+  let env: NodeJS.ProcessEnv;
+  const cli = (...args: string[]) => kubenest(args, { env, timeoutMs: 600_000 });
+  const vKubectl = (...args: string[]) => run('kubectl', ['--kubeconfig', join(dir.path, 'vclusters', 'demo', 'kubeconfig'), ...args]);
+  const hKubectl = (...args: string[]) => host.kubectl(...args);
+  const plugins = async (): Promise<PluginRow[]> => {
+    const out = await cli('plugins', 'demo', '--json');
+    assert.equal(out.code, 0, out.stderr);
+    return JSON.parse(out.stdout) as PluginRow[];
+  };
+  let pids: number[] = [];
+
+  before(async () => {
+    const built = await sdkExamplePlugins();
+    host = await startHostCluster({ nodes: 1 });
+    env = { ...process.env, KUBENEST_VCLUSTERS_DIR: join(dir.path, 'vclusters'), KUBENEST_BIN_DIR: (await testBinaries()).dir, KUBECONFIG: host.kubeconfig };
+    // Their upstream plugin.yaml names an image; a second file points each at the local build,
+    // with a path relative to that file (resolved against it, not the working directory).
+    const local = ['hooks', 'crd-sync', 'bootstrap-with-deployment'].map((name) => `  ${name}:\n    path: ${relative(dir.path, join(built, name))}\n`).join('');
+    writeFileSync(join(dir.path, 'local.yaml'), `plugins:\n${local}`);
+  });
+  after(async () => {
+    const deleted = await cli('delete', 'demo');
+    assert.equal(deleted.code, 0, deleted.stderr);
+    for (const pid of pids) assert.equal(pidAlive(pid), false, `plugin process ${pid} outlived kubenest delete`);
+    await host?.dispose();
+    dir.remove();
+  });
+
+  it('create -f plugin.yaml loads the three plugins and reports them running, leader, with their hooks', async () => {
+    const files = ['hooks', 'crd-sync', 'bootstrap-with-deployment'].flatMap((name) => ['-f', join(source!, name, 'plugin.yaml')]);
+    const created = await cli('create', 'demo', ...files, '-f', join(dir.path, 'local.yaml'));
+    assert.equal(created.code, 0, `${created.stdout}\n${created.stderr}`);
+    const rows = await plugins();
+    assert.deepEqual(rows.map((r) => [r.name, r.state, r.leader]), [
+      ['bootstrap-with-deployment', 'running', true], ['crd-sync', 'running', true], ['hooks', 'running', true],
+    ]);
+    const hooks = rows.find((r) => r.name === 'hooks')!.hooks.map((h) => `${h.apiVersion}/${h.kind} ${[...h.types].sort().join(',')}`).sort();
+    assert.deepEqual(hooks, ['v1/Pod CreatePhysical,UpdatePhysical', 'v1/Secret GetVirtual', 'v1/Service CreatePhysical,GetVirtual']);
+    pids = rows.map((r) => r.pid!).filter(Boolean);
+    assert.equal(pids.length, 3);
+    const list = await cli('list');
+    assert.match(list.stdout, /demo\s+vcluster-demo\s+running\s+\d+\s+3\/3/);
+    const log = await cli('logs', 'demo', '--component', 'plugin/hooks');
+    assert.equal(log.code, 0, log.stderr);
+    assert.match(log.stdout, /plugin loaded/);
+  });
+
+  it('hooks: a pod reaches the host labelled created-by-plugin=pod-hook (CreatePhysical)', async () => {
+    assert.equal((await vKubectl('run', 'web', '--image=nginx', '--restart=Never')).code, 0);
+    await eventually(async () => {
+      const got = await hKubectl('get', 'pod', 'web-x-default-x-demo', '-n', 'vcluster-demo', '-o', 'jsonpath={.metadata.labels.created-by-plugin}');
+      assert.equal(got.stdout, 'pod-hook', got.stderr);
+    }, { timeoutMs: 60_000 });
+  });
+
+  it('hooks: a service reaches the host with the extra port plugin/19000 (CreatePhysical)', async () => {
+    const svc = 'apiVersion: v1\nkind: Service\nmetadata:\n  name: hooks-test\n  namespace: default\nspec:\n  type: ClusterIP\n  ports:\n  - name: test\n    port: 1000\n';
+    assert.equal((await run('kubectl', ['--kubeconfig', join(dir.path, 'vclusters', 'demo', 'kubeconfig'), 'apply', '-f', '-'], { input: svc })).code, 0);
+    await eventually(async () => {
+      const got = await hKubectl('get', 'service', 'hooks-test-x-default-x-demo', '-n', 'vcluster-demo', '-o', 'jsonpath={range .spec.ports[*]}{.name}={.port} {end}');
+      assert.equal(got.stdout.trim(), 'test=1000 plugin=19000', got.stderr);
+    }, { timeoutMs: 60_000 });
+  });
+
+  it('hooks: after SetLeader the plugin created Secret default/test in the virtual cluster', async () => {
+    await eventually(async () => {
+      const got = await vKubectl('get', 'secret', 'test', '-n', 'default', '-o', 'jsonpath={.data.my-data}');
+      assert.equal(Buffer.from(got.stdout, 'base64').toString(), 'my-data', got.stderr);
+    }, { timeoutMs: 60_000 });
+  });
+
+  it('hooks: the Secret GetVirtual hook (force-sync annotation) and the Service GetVirtual twin', { todo: 'the syncer\'s reads call the Get* hooks once issue 9 section 1 (hooked clients) is merged; today only create/update writes are hooked' }, () => {});
+
+  it('crd-sync: the Car CRD is ensured from the host into the virtual cluster, and Cars reach the host under vCluster\'s names', async () => {
+    const crd = await hKubectl('get', 'crd', 'cars.example.loft.sh', '-o', 'jsonpath={.spec.group}');
+    assert.equal(crd.stdout, 'example.loft.sh', crd.stderr);
+    await eventually(async () => {
+      const got = await vKubectl('get', 'crd', 'cars.example.loft.sh', '-o', 'name');
+      assert.equal(got.code, 0, got.stderr);
+    }, { timeoutMs: 60_000 });
+    const car = 'apiVersion: example.loft.sh/v1\nkind: Car\nmetadata:\n  name: test\n  namespace: kube-system\nspec:\n  type: Audi\n  seats: 4\n';
+    await eventually(async () => {
+      const applied = await run('kubectl', ['--kubeconfig', join(dir.path, 'vclusters', 'demo', 'kubeconfig'), 'apply', '-f', '-'], { input: car });
+      assert.equal(applied.code, 0, applied.stderr);
+    }, { timeoutMs: 60_000 });
+    await eventually(async () => {
+      const got = await hKubectl('get', 'cars.example.loft.sh', 'test-x-kube-system-x-demo', '-n', 'vcluster-demo', '-o', 'jsonpath={.spec.type}/{.spec.seats}');
+      assert.equal(got.stdout, 'Audi/4', got.stderr);
+    }, { timeoutMs: 90_000 });
+  });
+
+  it('bootstrap-with-deployment: Deployment default/mydeployment applied from its working dir after SetLeader', async () => {
+    await eventually(async () => {
+      const got = await vKubectl('get', 'deployment', 'mydeployment', '-n', 'default', '-o', 'jsonpath={.metadata.name}');
+      assert.equal(got.stdout, 'mydeployment', got.stderr);
+    }, { timeoutMs: 60_000 });
+    assert.ok(existsSync(join(dir.path, 'vclusters', 'demo', 'plugins', 'bootstrap-with-deployment', 'manifests', 'mydeployment.yaml')));
+  });
+
+  it('a plugin killed with SIGKILL is restarted, sent SetLeader again, and its hooks work again', async () => {
+    const before = (await plugins()).find((r) => r.name === 'hooks')!;
+    process.kill(before.pid!, 'SIGKILL');
+    const killedAt = Date.now();
+    const after = await eventually(async () => {
+      const row = (await plugins()).find((r) => r.name === 'hooks')!;
+      assert.equal(row.state, 'running');
+      assert.equal(row.restarts, 1);
+      assert.equal(row.leader, true);
+      return row;
+    }, { timeoutMs: 60_000 });
+    process.stderr.write(`hooks plugin back (running, leader) ${Date.now() - killedAt} ms after SIGKILL\n`);
+    assert.notEqual(after.pid, before.pid);
+    assert.match(after.lastError ?? '', /exited \(signal SIGKILL\)/);
+    pids.push(after.pid!);
+    assert.equal((await vKubectl('run', 'web2', '--image=nginx', '--restart=Never')).code, 0);
+    await eventually(async () => {
+      const got = await hKubectl('get', 'pod', 'web2-x-default-x-demo', '-n', 'vcluster-demo', '-o', 'jsonpath={.metadata.labels.created-by-plugin}');
+      assert.equal(got.stdout, 'pod-hook', got.stderr);
+    }, { timeoutMs: 60_000 });
+    const log = readFileSync(join(dir.path, 'vclusters', 'demo', 'logs', 'kubenest.log'), 'utf8');
+    assert.match(log, /plugin hooks exited \(signal SIGKILL\); restarting/);
+    assert.match(log, /plugin hooks restarted \(restart 1\)/);
+  });
+});
