@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
-import { eventually, kubenest, pidAlive, run, sdkExamplePlugins, sdkExamplesSource, startHostCluster, tempDir, testBinaries, type TestHostCluster } from '@kubenest/testing';
+import { REPO_ROOT, eventually, kubenest, pidAlive, run, sdkExamplePlugins, sdkExamplesSource, startHostCluster, tempDir, testBinaries, type TestHostCluster } from '@kubenest/testing';
 
 interface PluginRow { name: string; state: string; pid?: number; restarts: number; leader: boolean; hooks: { apiVersion: string; kind: string; types: string[] }[]; lastError?: string }
 
@@ -13,6 +14,7 @@ interface PluginRow { name: string; state: string; pid?: number; restarts: numbe
  * each behaviour checked with kubectl as the SDK's e2e checklist does.
  */
 const source = sdkExamplesSource();
+const FAKE_PLUGIN = join(REPO_ROOT, 'packages/kubenest/src/plugins/testdata/fake-plugin.ts');
 describe('Go plugins built with vcluster-sdk (hooks, crd-sync, bootstrap-with-deployment)', { skip: source ? false : 'the vcluster-sdk example sources (shared/fixtures/vcluster-sdk-examples) are not beside the repository; set KUBENEST_SDK_EXAMPLES' }, () => {
   const dir = tempDir('kn-plug-');
   let host: TestHostCluster;
@@ -125,6 +127,15 @@ describe('Go plugins built with vcluster-sdk (hooks, crd-sync, bootstrap-with-de
       const got = await hKubectl('get', 'cars.example.loft.sh', 'test-x-kube-system-x-demo', '-n', 'vcluster-demo', '-o', 'jsonpath={.spec.type}/{.spec.seats}');
       assert.equal(got.stdout, 'Audi/4', got.stderr);
     }, { timeoutMs: 90_000 });
+    // The plugin's mapping store is this virtual cluster's own kine (through kubenest's TLS front).
+    const db = new DatabaseSync(join(dir.path, 'vclusters', 'demo', 'kine', 'state.db'), { readOnly: true });
+    try {
+      const rows = db.prepare("SELECT DISTINCT name FROM kine WHERE name LIKE '/vcluster/mappings/%'").all() as { name: string }[];
+      process.stderr.write(`mapping-store keys in kine: ${rows.map((r) => r.name).join(', ')}\n`);
+      assert.ok(rows.some((r) => r.name.includes('test-x-kube-system-x-demo') || r.name.includes('kube-system/test')), `no Car mapping under /vcluster/mappings/ in kine: ${JSON.stringify(rows)}`);
+    } finally {
+      db.close();
+    }
   });
 
   it('bootstrap-with-deployment: Deployment default/mydeployment applied from its working dir after SetLeader', async () => {
@@ -133,6 +144,24 @@ describe('Go plugins built with vcluster-sdk (hooks, crd-sync, bootstrap-with-de
       assert.equal(got.stdout, 'mydeployment', got.stderr);
     }, { timeoutMs: 60_000 });
     assert.ok(existsSync(join(dir.path, 'vclusters', 'demo', 'plugins', 'bootstrap-with-deployment', 'manifests', 'mydeployment.yaml')));
+  });
+
+  it('create refuses a plugin that is missing, and one whose Initialize fails, naming it and leaving no process', async () => {
+    writeFileSync(join(dir.path, 'ghost.yaml'), 'plugins:\n  ghost:\n    path: ./no-such-plugin\n');
+    const ghost = await cli('create', 'ghost', '-f', join(dir.path, 'ghost.yaml'));
+    assert.equal(ghost.code, 1);
+    assert.match(ghost.stderr, new RegExp(`plugin "ghost": path ${join(dir.path, 'no-such-plugin')} does not exist; point \`path\` at the plugin's directory`));
+    assert.equal(existsSync(join(dir.path, 'vclusters', 'ghost')), false, 'nothing was made');
+    const record = join(dir.path, 'broken.record');
+    writeFileSync(join(dir.path, 'broken.yaml'), `plugins:\n  broken:\n    path: ${FAKE_PLUGIN}\n    config:\n      mode: init-fail\n      record: ${record}\n`);
+    const broken = await cli('create', 'broken', '-f', join(dir.path, 'broken.yaml'));
+    assert.equal(broken.code, 1);
+    assert.match(broken.stderr, /plugin "broken" \(.*fake-plugin\.ts\): Initialize failed: plugin must init: no such thing/);
+    const started = readFileSync(record, 'utf8').split('\n').filter((l) => l.endsWith(' start')).map((l) => Number(l.split(' ')[0]));
+    assert.equal(started.length, 1);
+    assert.equal(pidAlive(started[0]!), false, 'the failed plugin was ended');
+    const removed = await cli('delete', 'broken');
+    assert.equal(removed.code, 0, removed.stderr);
   });
 
   it('a plugin killed with SIGKILL is restarted, sent SetLeader again, and its hooks work again', async () => {

@@ -117,6 +117,29 @@ describe('PluginHost with stand-in plugins (process, handshake, chain, restart)'
     assert.ok(startedPids().every((pid) => !isAlive(pid)));
   });
 
+  it('a leadership term that ends restarts the plugins that were told; the next term tells the new process once', async () => {
+    rmSync(record, { force: true });
+    const host = await start({ leader: { path: FAKE, config: { record } } });
+    await host.setLeader();
+    const first = host.status()[0]!.pid;
+    await host.endTerm();
+    const second = await (async () => {
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const status = host.status()[0]!;
+        if (status.state === 'running' && status.pid !== first) return status;
+        if (Date.now() > deadline) throw new Error(`not restarted: ${JSON.stringify(status)}`);
+        await sleep(100);
+      }
+    })();
+    assert.equal(second.leader, false, 'not leading: the new process is not told');
+    assert.equal(recorded('setLeader').length, 1);
+    await host.setLeader();
+    const leaders = recorded('setLeader');
+    assert.deepEqual(leaders.map((l) => Number(l.split(' ')[0])), [first, second.pid]);
+    await host.stop();
+  });
+
   describe('bad input: a clear error naming the plugin, and no process left', () => {
     const failing = async (plugins: Values, pattern: RegExp, extra: Partial<Parameters<typeof PluginHost.start>[0]> = {}): Promise<void> => {
       rmSync(record, { force: true });
