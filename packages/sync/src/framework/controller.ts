@@ -72,6 +72,12 @@ export interface SyncResult<T> {
   virtual?: T;
   host?: T;
   recreateVirtual?: T;
+  /**
+   * Updates of the virtual object applied in order, each on top of the one before (its
+   * resourceVersion), for a field that changes in place only through an intermediate state.
+   * Unlike `recreateVirtual` the object keeps its uid, and so what refers to it.
+   */
+  virtualSteps?: T[];
   /** The virtual object's status, written through the status subresource after `virtual`. */
   virtualStatus?: T;
   /** Delete the virtual object (the host copy went away or is going). */
@@ -272,6 +278,10 @@ export class SyncController<T extends KubeObject = KubeObject> {
     }
     let nextVirtual = virtual;
     let nextHost = host;
+    for (const step of changes.virtualSteps ?? []) {
+      nextVirtual = await this.ctx.writer.update('virtual', resource, { ...step, metadata: { ...step.metadata, resourceVersion: nextVirtual.metadata?.resourceVersion } });
+      this.stats.updated += 1;
+    }
     if (changes.virtual) {
       nextVirtual = await this.ctx.writer.update('virtual', resource, changes.virtual);
       this.stats.updated += 1;
