@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
+import { isIP } from 'node:net';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -159,6 +160,8 @@ export function loopbackOnlyEnv(recordFile: string): NodeJS.ProcessEnv {
 export function resolvedNames(recordFile: string, logDirs: string[]): Set<string> {
   const names = new Set<string>();
   if (existsSync(recordFile)) for (const line of readFileSync(recordFile, 'utf8').split('\n')) if (line) names.add(line.split(' ')[1] ?? '');
+  // An address given as a literal is not looked up anywhere.
+  for (const name of names) if (isIP(name)) names.delete(name);
   for (const dir of logDirs) {
     if (!existsSync(dir)) continue;
     for (const file of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
