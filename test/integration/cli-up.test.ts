@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readPids } from '@kubenest/kubenest';
-import { cliSandbox, eventually, pidAlive, run, type CliSandbox } from '@kubenest/testing';
+import { cliSandbox, eventually, loopbackOnlyEnv, pidAlive, resolvedNames, run, type CliSandbox } from '@kubenest/testing';
 
 describe('kubenest up (the main job)', () => {
   let sandbox: CliSandbox;
@@ -11,12 +12,17 @@ describe('kubenest up (the main job)', () => {
   let vclustersDir: string;
   const cli = (...args: string[]) => sandbox.cli(...args);
 
+  let dnsRecord: string;
+
   before(async () => {
-    sandbox = await cliSandbox('kn-up-');
+    dnsRecord = join(tmpdir(), `kn-up-dns-${process.pid}.txt`);
+    // Every process `up` starts records the names it resolves (checked in the last test).
+    sandbox = await cliSandbox('kn-up-', loopbackOnlyEnv(dnsRecord));
     ({ hostDir, vclustersDir } = sandbox);
   });
   after(async () => {
     await sandbox?.dispose(['demo']);
+    rmSync(dnsRecord, { force: true });
   });
 
   it('starts a host and a virtual cluster that kubectl can use, and syncs between them', async () => {
@@ -34,6 +40,19 @@ describe('kubenest up (the main job)', () => {
       const got = await host('get', 'pods', '-n', 'vcluster-demo', '-l', 'app=web', '-o', 'jsonpath={.items[*].status.phase}');
       assert.equal(got.stdout, 'Running Running Running', got.stderr);
     });
+  });
+
+  it('kubectl logs on a virtual pod dials the node\'s loopback address, never a name', async () => {
+    const virtual = (...args: string[]) => run('kubectl', ['--kubeconfig', join(vclustersDir, 'demo', 'kubeconfig'), ...args]);
+    const logs = await virtual('logs', 'deploy/web');
+    // No kubelet on the local host (yet): a refusal at the node's InternalIP, 127.0.1.x.
+    assert.notEqual(logs.code, 0);
+    assert.match(logs.stderr, /dial tcp 127\.0\.1\.\d+:10250: connect: connection refused/);
+  });
+
+  it('no process of kubenest resolved a name other than localhost', () => {
+    const names = resolvedNames(dnsRecord, [hostDir, vclustersDir]);
+    assert.deepEqual([...names].filter((name) => name !== 'localhost'), []);
   });
 
   it('a second up finds both running and changes nothing', async () => {

@@ -28,7 +28,7 @@ export { eventSyncer, virtualEventMessage, virtualEventName } from './syncers/ev
 export type { Event } from './syncers/events/syncer.ts';
 export { fromHostConfigMapSyncer } from './syncers/from-host-configmaps/syncer.ts';
 export type { FromHostOptions } from './syncers/from-host-configmaps/syncer.ts';
-export { FromHostMappings, mappingProblems } from './syncers/from-host-configmaps/mappings.ts';
+export { FromHostMappings, mappingProblems } from './config/from-host-mappings.ts';
 export { fromHostSecretSyncer } from './syncers/from-host-secrets/syncer.ts';
 export { INGRESS_SECRET_ANNOTATIONS, hostIngressSpec, hostSecretReference, ingressSyncer } from './syncers/ingresses/syncer.ts';
 export type { Ingress, IngressSpec } from './syncers/ingresses/syncer.ts';
@@ -61,3 +61,7 @@ export { translatePod, hostAccessRequests, podReferences } from './syncers/pods/
 export type { Pod, PodTranslation } from './syncers/pods/translate.ts';
 export { PluginHost, PluginRefusedError, pluginStatusFile, pluginEntries, pluginEntryProblems, resolvePluginPaths, setImageResolver, pluginExecutable } from './plugins/index.ts';
 export type { PluginStatus, PluginEntry } from './plugins/index.ts';
+export { startVirtualCluster } from './controlplane/virtual-cluster.ts';
+export type { VirtualClusterSpec } from './controlplane/virtual-cluster.ts';
+export { BUILT_IN_SYNCERS, SyncerTerm, buildSyncers } from './syncers/registry.ts';
+export type { Runnable, SyncerRegistration, WorkloadSetup } from './syncers/registry.ts';

@@ -7,8 +7,8 @@ export {
 export type { LabelSelector, Labels } from './translate/metadata.ts';
 export { isExcluded } from './framework/exclusion.ts';
 export { copyBidirectional, mergeBidirectional } from './framework/bidirectional.ts';
-export { ObjectWriter } from './framework/writer.ts';
-export type { Side, WriteHook } from './framework/writer.ts';
+export { HookedClient, HookedInformer, HookedResource } from './framework/hooked-client.ts';
+export type { Side } from './framework/hooked-client.ts';
 export { SyncController } from './framework/controller.ts';
 export type { SyncContext, SyncControllerStats, SyncEvent, SyncResult, Syncer } from './framework/controller.ts';
 export { hostCopy, syncMetadata } from './framework/host-object.ts';

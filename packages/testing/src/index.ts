@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -125,11 +126,11 @@ export interface CliSandbox {
 }
 
 /** A private place for CLI tests: its own host data dir and virtual-cluster root, the test binaries. */
-export async function cliSandbox(prefix = 'kn-cli-'): Promise<CliSandbox> {
+export async function cliSandbox(prefix = 'kn-cli-', extraEnv: NodeJS.ProcessEnv = {}): Promise<CliSandbox> {
   const dir = tempDir(prefix);
   const hostDir = join(dir.path, 'host');
   const vclustersDir = join(dir.path, 'vclusters');
-  const env = { ...process.env, KUBENEST_HOST_DIR: hostDir, KUBENEST_VCLUSTERS_DIR: vclustersDir, KUBENEST_BIN_DIR: (await testBinaries()).dir };
+  const env = { ...process.env, ...extraEnv, KUBENEST_HOST_DIR: hostDir, KUBENEST_VCLUSTERS_DIR: vclustersDir, KUBENEST_BIN_DIR: (await testBinaries()).dir };
   const cli = (...args: string[]): Promise<CommandResult> => kubenest(args, { env, timeoutMs: 240_000 });
   return {
     dir: dir.path, hostDir, vclustersDir, cli,
@@ -139,5 +140,35 @@ export async function cliSandbox(prefix = 'kn-cli-'): Promise<CliSandbox> {
       dir.remove();
     },
   };
+}
+
+/**
+ * Environment that makes every process kubenest starts record the names it resolves: the Go
+ * components print each lookup (GODEBUG netdns debug level 2) into their logs, the Node
+ * processes append them to `recordFile`. `resolvedNames` reads both back.
+ */
+export function loopbackOnlyEnv(recordFile: string): NodeJS.ProcessEnv {
+  const preload = fileURLToPath(new URL('./dns-recorder.ts', import.meta.url));
+  return {
+    GODEBUG: 'netdns=go+2',
+    NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --import=${preload}`.trim(),
+    KUBENEST_DNS_RECORD: recordFile,
+  };
+}
+
+/** Every host name looked up by a process run with `loopbackOnlyEnv`: Go lookups in the logs under `logDirs`, Node lookups in `recordFile`. */
+export function resolvedNames(recordFile: string, logDirs: string[]): Set<string> {
+  const names = new Set<string>();
+  if (existsSync(recordFile)) for (const line of readFileSync(recordFile, 'utf8').split('\n')) if (line) names.add(line.split(' ')[1] ?? '');
+  // An address given as a literal is not looked up anywhere.
+  for (const name of names) if (isIP(name)) names.delete(name);
+  for (const dir of logDirs) {
+    if (!existsSync(dir)) continue;
+    for (const file of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+      if (!file.endsWith('.log')) continue;
+      for (const match of readFileSync(join(dir, file), 'utf8').matchAll(/go package net: hostLookupOrder\(([^)]*)\)/g)) names.add(match[1] ?? '');
+    }
+  }
+  return names;
 }
 export { sdkExamplePlugins, sdkExamplesSource } from './sdk-examples.ts';

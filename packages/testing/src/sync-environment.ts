@@ -1,6 +1,6 @@
 import { CORE, KubeClient, loadKubeconfig, type KubeObject } from '@kubenest/kube';
 import { HOST_SERVICE_CIDR, VirtualControlPlane } from '@kubenest/kubenest';
-import { MetadataTranslator, NameTranslator, ObjectWriter, SyncController, type SyncContext, type Syncer } from '@kubenest/sync';
+import { HookedClient, MetadataTranslator, NameTranslator, NO_HOOKS, SyncController, type ObjectHooks, type SyncContext, type Syncer } from '@kubenest/sync';
 import { run, startHostCluster, tempDir, testBinaries, type CommandResult, type TestHostCluster } from './index.ts';
 
 export interface SyncEnvironment {
@@ -19,9 +19,10 @@ export interface SyncEnvironment {
 
 /**
  * A real host cluster, a real virtual control plane named `name`, and a sync context between
- * them (host namespace `vc-<name>`), for testing syncers, ours or a plugin's.
+ * them (host namespace `vc-<name>`), for testing syncers, ours or a plugin's; `hooks` stand in for
+ * the plugins' hook chain.
  */
-export async function startSyncEnvironment(name = 'demo'): Promise<SyncEnvironment> {
+export async function startSyncEnvironment(name = 'demo', hooks: ObjectHooks = NO_HOOKS): Promise<SyncEnvironment> {
   const dir = tempDir('kn-syncenv-');
   const hostNamespace = `vc-${name}`;
   const host = await startHostCluster({ nodes: 0 });
@@ -30,7 +31,7 @@ export async function startSyncEnvironment(name = 'demo'): Promise<SyncEnvironme
   const virtualClient = new KubeClient(loadKubeconfig(plane.kubeconfig), { qps: Infinity });
   await hostClient.resourceFor(CORE['namespaces']!).create({ metadata: { name: hostNamespace } });
   const ctx: SyncContext = {
-    virtual: virtualClient, host: hostClient, writer: new ObjectWriter({ host: hostClient, virtual: virtualClient }),
+    virtual: new HookedClient('virtual', virtualClient, hooks), host: new HookedClient('host', hostClient, hooks),
     vclusterName: name, hostNamespace, names: new NameTranslator(name, hostNamespace), meta: new MetadataTranslator(name, hostNamespace),
   };
   const controllers: SyncController[] = [];

@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { Ajv, type ErrorObject } from 'ajv';
-import { TOLERATION_FORMS, parseToleration } from '../syncers/pods/tolerations.ts';
-import { KEY_FORMS, mappingProblems } from '../syncers/from-host-configmaps/mappings.ts';
+import { TOLERATION_FORMS, parseToleration } from './tolerations.ts';
+import { KEY_FORMS, mappingProblems } from './from-host-mappings.ts';
 import { pluginEntryProblems } from '../plugins/entries.ts';
 import { VClusterValuesSchema } from './schema.ts';
 import { mergeValues, type Values, type ValuesSource } from './values.ts';

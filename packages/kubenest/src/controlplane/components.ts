@@ -130,6 +130,9 @@ export function apiserverArgs(options: { pki: PkiPaths; port: number; kineSocket
     // Without this the apiserver advertises the machine's eth0 address; loopback is the only
     // address anything may dial here, and loopback is illegal in Endpoints, hence no reconciler.
     '--advertise-address=127.0.0.1', '--endpoint-reconciler-type=none',
+    // Logs, exec and port-forward dial the node's kubelet: at its InternalIP (127.0.1.x here),
+    // never at a Hostname, which would send a DNS query off the machine.
+    '--kubelet-preferred-address-types=InternalIP',
     `--tls-cert-file=${pki.cert('apiserver')}`, `--tls-private-key-file=${pki.key('apiserver')}`,
     `--cert-dir=${join(options.dataDir, 'pki')}`,
     `--client-ca-file=${pki.caCert}`,

@@ -1,4 +1,5 @@
-import type { KubeClient, KubeObject, ResourceRef } from '@kubenest/kube';
+import type { KubeObject, ResourceRef } from '@kubenest/kube';
+import type { HookedClient } from '@kubenest/sync';
 
 /** The image vCluster deploys (its e2e suite checks for this one). */
 export const COREDNS_IMAGE = 'coredns/coredns:1.14.2';
@@ -94,7 +95,7 @@ export function coreDnsManifests(clusterDomain: string): KubeObject[] {
 }
 
 /** Applies the DNS objects (server-side apply: idempotent, and a user's later changes to other fields stay). */
-export async function deployCoreDns(virtual: KubeClient, clusterDomain: string): Promise<void> {
+export async function deployCoreDns(virtual: HookedClient, clusterDomain: string): Promise<void> {
   for (const object of coreDnsManifests(clusterDomain)) {
     await virtual.resourceFor(REFS[object.kind ?? '']!).apply(object, { fieldManager: FIELD_MANAGER, force: true });
   }

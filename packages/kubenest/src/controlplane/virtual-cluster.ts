@@ -2,23 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CORE, KubeClient, LeaderElector, isAlreadyExists, isNotFound, loadKubeconfig, loadRestConfig, type KubeObject } from '@kubenest/kube';
-import { FromHostController, MetadataTranslator, NameTranslator, ObjectWriter, SyncController, type LabelSelector, type FromHostSyncer, type SyncContext, type Syncer } from '@kubenest/sync';
-import { setting, type Values } from '../config/values.ts';
-import { configMapSyncer } from '../syncers/configmaps/syncer.ts';
-import { secretSyncer } from '../syncers/secrets/syncer.ts';
-import { serviceSyncer } from '../syncers/services/syncer.ts';
-import { persistentVolumeClaimSyncer } from '../syncers/persistentvolumeclaims/syncer.ts';
-import { fakePersistentVolumes } from '../syncers/fake-persistentvolumes/controller.ts';
-import { storageClassesFromHost } from '../syncers/storageclasses-from-host/controller.ts';
-import { endpointsSyncer } from '../syncers/endpoints/syncer.ts';
-import { eventSyncer } from '../syncers/events/syncer.ts';
-import { fromHostConfigMapSyncer } from '../syncers/from-host-configmaps/syncer.ts';
-import { fromHostSecretSyncer } from '../syncers/from-host-secrets/syncer.ts';
-import { ingressSyncer } from '../syncers/ingresses/syncer.ts';
-import { networkPolicySyncer } from '../syncers/networkpolicies/syncer.ts';
-import { podDisruptionBudgetSyncer } from '../syncers/poddisruptionbudgets/syncer.ts';
-import { priorityClassSyncer } from '../syncers/priorityclasses/syncer.ts';
-import { serviceAccountSyncer } from '../syncers/serviceaccounts/syncer.ts';
+import { HookedClient, MetadataTranslator, NameTranslator, NO_HOOKS, type ObjectHooks, type SyncContext } from '@kubenest/sync';
+import type { Values } from '../config/values.ts';
+import { buildSyncers, SyncerTerm, type Runnable } from '../syncers/registry.ts';
 import { startPlugins, type Plugins } from '../plugins/index.ts';
 import type { Binaries } from './binaries.ts';
 import { ControlPlaneError } from './components.ts';
@@ -82,13 +68,15 @@ export async function startVirtualCluster(
   dataDir: string,
   binaries: Binaries,
   progress: (line: string) => void,
+  /** The plugins' hook chain; every read and write of the syncers passes it. */
+  hooks: ObjectHooks = NO_HOOKS,
 ): Promise<{ plane: VirtualControlPlane; state: () => VirtualClusterState; stop: () => Promise<void> }> {
   const startedAt = new Date().toISOString();
   const plane = await VirtualControlPlane.start({ name: spec.name, dataDir, binaries, serviceCidr: spec.serviceCidr, progress, restartComponents: true });
   const host = new KubeClient(loadRestConfig({ kubeconfig: spec.hostKubeconfig, context: spec.hostContext }), { qps: 200, burst: 400 });
   const virtual = new KubeClient(loadKubeconfig(plane.kubeconfig), { qps: 1000, burst: 2000 });
   try {
-    return await startSyncers(spec, plane, host, virtual, startedAt, progress);
+    return await startSyncers(spec, plane, host, virtual, hooks, startedAt, progress);
   } catch (error) {
     // A failure after the control plane started (the host refused a write, say) must not leave it running.
     await host.close();
@@ -99,13 +87,14 @@ export async function startVirtualCluster(
 }
 
 async function startSyncers(
-  spec: VirtualClusterSpec, plane: VirtualControlPlane, host: KubeClient, virtual: KubeClient, startedAt: string, progress: (line: string) => void,
+  spec: VirtualClusterSpec, plane: VirtualControlPlane, host: KubeClient, virtual: KubeClient, hooks: ObjectHooks, startedAt: string,
+  progress: (line: string) => void,
 ): Promise<{ plane: VirtualControlPlane; state: () => VirtualClusterState; stop: () => Promise<void> }> {
   const names = new NameTranslator(spec.name, spec.hostNamespace);
-  // Plugins start before the syncers (as in vCluster); their hook chain is what the writer calls.
+  // The values' plugins start before the syncers (as in vCluster); their chain is the hooks then.
   const plugins = await startPlugins({ name: spec.name, hostNamespace: spec.hostNamespace, values: spec.values, layout: plane.layout, host, progress });
   try {
-    return await startSyncersWith(plugins, spec, plane, host, virtual, startedAt, progress, names);
+    return await startSyncersWith(plugins, plugins.host ? plugins.hooks : hooks, spec, plane, host, virtual, startedAt, progress, names);
   } catch (error) {
     await plugins.stop();
     throw error;
@@ -113,83 +102,28 @@ async function startSyncers(
 }
 
 async function startSyncersWith(
-  plugins: Plugins, spec: VirtualClusterSpec, plane: VirtualControlPlane, host: KubeClient, virtual: KubeClient, startedAt: string,
-  progress: (line: string) => void, names: NameTranslator,
+  plugins: Plugins, hooks: ObjectHooks, spec: VirtualClusterSpec, plane: VirtualControlPlane, host: KubeClient, virtual: KubeClient,
+  startedAt: string, progress: (line: string) => void, names: NameTranslator,
 ): Promise<{ plane: VirtualControlPlane; state: () => VirtualClusterState; stop: () => Promise<void> }> {
   const ctx: SyncContext = {
-    virtual, host, writer: new ObjectWriter({ host, virtual }, plugins.writeHooks),
+    virtual: new HookedClient('virtual', virtual, hooks), host: new HookedClient('host', host, hooks),
     vclusterName: spec.name, hostNamespace: spec.hostNamespace, names, meta: new MetadataTranslator(spec.name, spec.hostNamespace),
   };
-  await storeKubeconfigSecret(host, spec, readFileSync(plane.kubeconfig, 'utf8'));
+  await storeKubeconfigSecret(ctx.host, spec, readFileSync(plane.kubeconfig, 'utf8'));
 
-  const workloadsSetup = await prepareWorkloads(ctx, spec.values, Number(new URL(plane.server).port), (what, error) => progress(`${what}: ${(error as Error).message}`));
-  // A new set of controllers for every leadership term: a lost term's queues and caches are gone.
-  const buildControllers = (): { prerequisites: Pick<SyncController, 'start' | 'stop'>[]; controllers: Pick<SyncController, 'start' | 'stop'>[] } => {
-    const workloads = workloadsSetup.build();
-    // To-host syncers (SyncController) and from-host ones (FromHostController) start and stop alike.
-    const controllers: Pick<SyncController, 'start' | 'stop'>[] = [];
-    const add = (syncer: Syncer<KubeObject>): SyncController => {
-      const controller = new SyncController(ctx, syncer, { onError: (key, error) => progress(`${syncer.name} ${key}: ${(error as Error).message}`) });
-      controllers.push(controller);
-      return controller;
-    };
-    // sync.toHost.<kind>.enabled defaults to true for both, `all` to false, as in vCluster.
-    if (setting(spec.values, ['sync', 'toHost', 'configMaps', 'enabled']) !== false) {
-      const controller = add(configMapSyncer({
-        all: setting(spec.values, ['sync', 'toHost', 'configMaps', 'all']) === true,
-        isReferenced: (namespace, name) => workloads.references.isReferenced('configmap', `${namespace}/${name}`),
-      }));
-      workloads.references.onChange((kind, key) => { if (kind === 'configmap') controller.enqueue(key); });
-    }
-    if (setting(spec.values, ['sync', 'toHost', 'services', 'enabled']) !== false) add(serviceSyncer());
-    if (setting(spec.values, ['sync', 'toHost', 'endpoints', 'enabled']) !== false) add(endpointsSyncer());
-    if (setting(spec.values, ['sync', 'toHost', 'secrets', 'enabled']) !== false) {
-      const controller = add(secretSyncer({
-        all: setting(spec.values, ['sync', 'toHost', 'secrets', 'all']) === true,
-        isReferenced: (namespace, name) => workloads.references.isReferenced('secret', `${namespace}/${name}`),
-      }));
-      workloads.references.onChange((kind, key) => { if (kind === 'secret') controller.enqueue(key); });
-    }
-    // Off unless switched on, as in vCluster.
-    const optional = {
-      ingresses: ingressSyncer, networkPolicies: networkPolicySyncer, podDisruptionBudgets: podDisruptionBudgetSyncer,
-      serviceAccounts: serviceAccountSyncer, priorityClasses: priorityClassSyncer,
-    } as const;
-    for (const [kind, syncer] of Object.entries(optional)) {
-      if (setting(spec.values, ['sync', 'toHost', kind, 'enabled']) === true) add(syncer());
-    }
-    if (workloads.pods) add(workloads.pods);
-    controllers.push(...workloads.runnables);
-    // fromHost.storageClasses `auto` is on in vCluster only when pods are scheduled inside the
-    // virtual cluster; kubenest always schedules on the host, so `auto` (the default) means off.
-    const storageClasses = setting(spec.values, ['sync', 'fromHost', 'storageClasses', 'enabled']) === true;
-    const classSelector = setting(spec.values, ['sync', 'fromHost', 'storageClasses', 'selector']) as LabelSelector | undefined;
-    const selectsClasses = Object.keys(classSelector?.matchLabels ?? {}).length > 0 || (classSelector?.matchExpressions?.length ?? 0) > 0;
-    if (setting(spec.values, ['sync', 'toHost', 'persistentVolumeClaims', 'enabled']) !== false) {
-      add(persistentVolumeClaimSyncer({ storageClassSelector: storageClasses && selectsClasses ? classSelector : undefined }));
-    }
-    const loopError = (name: string) => (key: string, error: unknown): void => progress(`${name} ${key}: ${(error as Error).message}`);
-    // Fake volumes run whenever real PersistentVolume sync is off, as in vCluster.
-    controllers.push(fakePersistentVolumes(ctx, { onError: loopError('fake-persistentvolume') }));
-    if (storageClasses) controllers.push(storageClassesFromHost(ctx, { selector: classSelector, onError: loopError('host-storageclass') }));
-    const addFromHost = <T extends KubeObject>(syncer: FromHostSyncer<T>): void => {
-      controllers.push(new FromHostController(ctx, syncer, { onError: (key, error) => progress(`${syncer.name} ${key}: ${(error as Error).message}`) }));
-    };
-    // sync.fromHost.events is on unless turned off; configMaps/secrets only when enabled (mappings validated at load).
-    if (setting(spec.values, ['sync', 'fromHost', 'events', 'enabled']) !== false) addFromHost(eventSyncer({ hostNamespace: spec.hostNamespace }));
-    for (const [kind, make] of [['configMaps', fromHostConfigMapSyncer], ['secrets', fromHostSecretSyncer]] as const) {
-      if (setting(spec.values, ['sync', 'fromHost', kind, 'enabled']) !== true) continue;
-      const byName = (setting(spec.values, ['sync', 'fromHost', kind, 'mappings', 'byName']) ?? {}) as Record<string, string>;
-      addFromHost<KubeObject>(make({ byName, hostNamespace: spec.hostNamespace }));
-    }
-    return { prerequisites: [workloads.referenceFeed], controllers };
+  const setup = await prepareWorkloads(ctx, spec.values, Number(new URL(plane.server).port));
+  // A new set of syncers for every leadership term: a lost term's queues and caches are gone.
+  const buildControllers = (): { prerequisites: Runnable[]; controllers: Runnable[] } => {
+    const term = new SyncerTerm(ctx, spec.values, setup, (name, key, error) => progress(`${name} ${key}: ${(error as Error).message}`));
+    const { prerequisites, syncers } = buildSyncers(term);
+    return { prerequisites, controllers: syncers };
   };
 
   const stopElection = new AbortController();
   let leading = false;
   let firstSync: () => void = () => {};
   const synced = new Promise<void>((resolve) => { firstSync = resolve; });
-  let controllers: Pick<SyncController, 'start' | 'stop'>[] = [];
+  let controllers: Runnable[] = [];
   let stopping: Promise<unknown> = Promise.resolve();
   const elector = new LeaderElector(host.rest, {
     namespace: spec.hostNamespace, name: names.leaderLeaseName(), identity: `${hostname()}-${process.pid}`,
@@ -233,7 +167,7 @@ async function startSyncersWith(
   };
 }
 
-async function storeKubeconfigSecret(host: KubeClient, spec: VirtualClusterSpec, kubeconfig: string): Promise<void> {
+async function storeKubeconfigSecret(host: HookedClient, spec: VirtualClusterSpec, kubeconfig: string): Promise<void> {
   const secrets = host.resourceFor<KubeObject>(CORE['secrets']!);
   const name = new NameTranslator(spec.name, spec.hostNamespace).kubeconfigSecretName();
   const secret: KubeObject = {
@@ -263,7 +197,8 @@ export async function deleteHostObjects(host: KubeClient, spec: VirtualClusterSp
   // Cluster-scoped copies carry the cluster marker, which names the host namespace too.
   const clusterSelector = `vcluster.loft.sh/managed-by=${new NameTranslator(spec.name, spec.hostNamespace).clusterMarker()}`;
   await host.resourceFor(CORE['priorityclasses']!).deleteCollection({ labelSelector: clusterSelector });
-  await deleteWorkloadHostObjects({ host, hostNamespace: spec.hostNamespace, vclusterName: spec.name }, spec.values);
+  // kubenest's own clean-up of a stopped virtual cluster: no plugin runs, so no hooks.
+  await deleteWorkloadHostObjects({ host: new HookedClient('host', host, NO_HOOKS), hostNamespace: spec.hostNamespace, vclusterName: spec.name }, spec.values);
   for (const [ref, name] of [[CORE['leases']!, new NameTranslator(spec.name, spec.hostNamespace).leaderLeaseName()]] as const) {
     try {
       await host.resourceFor(ref).delete(name, { namespace: spec.hostNamespace });

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import type { KubeClient, KubeObject, ResourceRef } from '@kubenest/kube';
-import type { HookType, ObjectHooks, WriteHook } from '@kubenest/sync';
+import type { KubeClient } from '@kubenest/kube';
+import { NO_HOOKS, type ObjectHooks } from '@kubenest/sync';
 import type { Values } from '../config/values.ts';
 import { kineSocketPath } from '../controlplane/components.ts';
 import type { ClusterLayout } from '../controlplane/control-plane.ts';
@@ -14,9 +14,8 @@ export { pluginEntries, pluginEntryProblems, resolvePluginPaths, setImageResolve
 
 /** A virtual cluster's plugins as the syncer uses them. With no plugins, every call is a no-op. */
 export interface Plugins {
+  /** The chain the syncer's hooked clients run on every read and write. */
   hooks: ObjectHooks;
-  /** The hooks as the ObjectWriter's write step (create/update), until every read and write is hooked. */
-  writeHooks: WriteHook[];
   setLeader(): Promise<void>;
   endTerm(): Promise<void>;
   stop(): Promise<void>;
@@ -24,8 +23,7 @@ export interface Plugins {
 }
 
 const NONE: Plugins = {
-  hooks: { wants: () => false, mutate: (_type, object) => Promise.resolve(object) },
-  writeHooks: [],
+  hooks: NO_HOOKS,
   setLeader: () => Promise.resolve(),
   endTerm: () => Promise.resolve(),
   stop: () => Promise.resolve(),
@@ -54,7 +52,6 @@ export async function startPlugins(o: {
   }
   return {
     hooks: host,
-    writeHooks: [writeHookOf(host)],
     setLeader: () => host.setLeader(),
     endTerm: () => host.endTerm(),
     stop: async () => {
@@ -62,17 +59,5 @@ export async function startPlugins(o: {
       await mappingStore.stop();
     },
     host,
-  };
-}
-
-/** The hook chain on the ObjectWriter's create and update (the only writes it hooks today). */
-export function writeHookOf(hooks: ObjectHooks): WriteHook {
-  return {
-    async mutate(side, verb, object: KubeObject, resource: ResourceRef): Promise<KubeObject> {
-      const apiVersion = resource.group ? `${resource.group}/${resource.version}` : resource.version;
-      const type = `${verb === 'create' ? 'Create' : 'Update'}${side === 'host' ? 'Physical' : 'Virtual'}` as HookType;
-      if (!hooks.wants(apiVersion, resource.kind, type)) return object;
-      return hooks.mutate(type, { ...object, apiVersion, kind: resource.kind });
-    },
   };
 }

@@ -1,15 +1,18 @@
-import { Informer, WorkQueue, isNotFound, objectKey, type KubeClient, type KubeObject, type ResourceRef } from '@kubenest/kube';
+import { WorkQueue, isNotFound, objectKey, type KubeObject, type ResourceRef } from '@kubenest/kube';
 import type { MetadataTranslator} from '../translate/metadata.ts';
 import { MARKER_LABEL, NAMESPACE_ANNOTATION, NAME_ANNOTATION, UID_ANNOTATION } from '../translate/metadata.ts';
 import type { NameTranslator } from '../translate/names.ts';
 import { isExcluded } from './exclusion.ts';
 import { runWorker } from './reconcile-loop.ts';
-import type { ObjectWriter } from './writer.ts';
+import type { HookedClient, HookedInformer } from './hooked-client.ts';
 
+/**
+ * What a syncer works with. Both clients run the plugins' hooks on every read and write; going
+ * around them takes `.unhooked`, a visible step (ADR 21 lists where kubenest does).
+ */
 export interface SyncContext {
-  virtual: KubeClient;
-  host: KubeClient;
-  writer: ObjectWriter;
+  virtual: HookedClient;
+  host: HookedClient;
   vclusterName: string;
   hostNamespace: string;
   names: NameTranslator;
@@ -72,6 +75,12 @@ export interface SyncResult<T> {
   virtual?: T;
   host?: T;
   recreateVirtual?: T;
+  /**
+   * Updates of the virtual object applied in order, each on top of the one before (its
+   * resourceVersion), for a field that changes in place only through an intermediate state.
+   * Unlike `recreateVirtual` the object keeps its uid, and so what refers to it.
+   */
+  virtualSteps?: T[];
   /** The virtual object's status, written through the status subresource after `virtual`. */
   virtualStatus?: T;
   /** Delete the virtual object (the host copy went away or is going). */
@@ -101,13 +110,13 @@ export class SyncController<T extends KubeObject = KubeObject> {
   private readonly syncer: Syncer<T>;
   private readonly workers: number;
   private readonly queue = new WorkQueue<string>();
-  private readonly virtualInformer: Informer<T>;
-  private readonly hostInformer: Informer<T>;
+  private readonly virtualInformer: HookedInformer<T>;
+  private readonly hostInformer: HookedInformer<T>;
   /** What each side looked like after the last successful sync, per virtual key. */
   private readonly lastSynced = new Map<string, { virtual: T; host: T }>();
   private running: Promise<void>[] = [];
   /** Shared informers of other kinds (requeueOn): they outlive this controller, its handlers do not. */
-  private readonly related: Informer[] = [];
+  private readonly related: HookedInformer[] = [];
   private readonly removeRelatedHandlers: (() => void)[] = [];
   /**
    * Virtual objects this controller just recreated: until the cache shows the new uid, its
@@ -123,8 +132,8 @@ export class SyncController<T extends KubeObject = KubeObject> {
     // vCluster runs 10 concurrent reconciles per syncer; 32 were no faster in bench/sync (the host apiserver is the limit).
     this.workers = options.workers ?? 10;
     this.onError = options.onError ?? (() => {});
-    this.virtualInformer = new Informer<T>(ctx.virtual.resourceFor<T>(syncer.resource), syncer.resyncMs ? { resyncMs: syncer.resyncMs } : {});
-    this.hostInformer = new Informer<T>(ctx.host.resourceFor<T>(syncer.resource), {
+    this.virtualInformer = ctx.virtual.newInformer<T>(syncer.resource, syncer.resyncMs ? { resyncMs: syncer.resyncMs } : {});
+    this.hostInformer = ctx.host.newInformer<T>(syncer.resource, {
       ...(syncer.resource.namespaced ? { namespace: ctx.hostNamespace } : {}), labelSelector: `${MARKER_LABEL}=${this.hostMarker()}`,
     });
     const enqueueVirtual = (object: KubeObject): void => this.queue.add(objectKey(object));
@@ -207,7 +216,7 @@ export class SyncController<T extends KubeObject = KubeObject> {
   private async reconcile(key: string): Promise<void> {
     this.stats.reconciles += 1;
     const { resource, name } = this.syncer;
-    const virtual = this.virtualInformer.store.get(key);
+    const virtual = await this.virtualInformer.get(key);
     const expected = this.recreated.get(key);
     if (expected) {
       if (virtual?.metadata?.uid !== expected.uid && Date.now() < expected.until) {
@@ -217,7 +226,7 @@ export class SyncController<T extends KubeObject = KubeObject> {
       this.recreated.delete(key);
     }
     const target = this.hostKey(key);
-    const host = this.hostInformer.store.get(target.key);
+    const host = await this.hostInformer.get(target.key);
     if ((virtual && isExcluded(virtual, name)) || (host && (isExcluded(host, name) || !this.isManaged(host)))) return;
 
     if (virtual?.metadata?.deletionTimestamp && this.syncer.gracefulDelete) {
@@ -240,7 +249,7 @@ export class SyncController<T extends KubeObject = KubeObject> {
         await this.deleteVirtual(virtual, 0);
         return;
       }
-      const created = await this.ctx.writer.create('host', resource, await this.syncer.toHost(this.ctx, virtual));
+      const created = await this.ctx.host.resourceFor<T>(resource).create(await this.syncer.toHost(this.ctx, virtual));
       this.stats.created += 1;
       this.lastSynced.set(key, { virtual, host: created });
       return;
@@ -261,10 +270,10 @@ export class SyncController<T extends KubeObject = KubeObject> {
       return;
     }
     if (changes.recreateVirtual) {
-      await this.ctx.writer.delete('virtual', resource, virtual.metadata?.namespace, virtual.metadata?.name ?? '', virtual.metadata?.uid);
+      await this.ctx.virtual.resourceFor<T>(resource).deleteExactly(virtual);
       const fresh = structuredClone(changes.recreateVirtual);
       for (const field of ['uid', 'resourceVersion', 'creationTimestamp', 'managedFields', 'generation'] as const) delete fresh.metadata?.[field];
-      const created = await this.ctx.writer.create('virtual', resource, fresh);
+      const created = await this.ctx.virtual.resourceFor<T>(resource).create(fresh);
       this.recreated.set(key, { uid: created.metadata?.uid ?? '', until: Date.now() + 10_000 });
       this.stats.updated += 1;
       this.lastSynced.delete(key); // the next reconcile starts from the new object
@@ -272,17 +281,21 @@ export class SyncController<T extends KubeObject = KubeObject> {
     }
     let nextVirtual = virtual;
     let nextHost = host;
+    for (const step of changes.virtualSteps ?? []) {
+      nextVirtual = await this.ctx.virtual.resourceFor<T>(resource).update({ ...step, metadata: { ...step.metadata, resourceVersion: nextVirtual.metadata?.resourceVersion } });
+      this.stats.updated += 1;
+    }
     if (changes.virtual) {
-      nextVirtual = await this.ctx.writer.update('virtual', resource, changes.virtual);
+      nextVirtual = await this.ctx.virtual.resourceFor<T>(resource).update(changes.virtual);
       this.stats.updated += 1;
     }
     if (changes.host) {
-      nextHost = await this.ctx.writer.update('host', resource, changes.host);
+      nextHost = await this.ctx.host.resourceFor<T>(resource).update(changes.host);
       this.stats.updated += 1;
     }
     if (changes.virtualStatus) {
       const status = { ...changes.virtualStatus, metadata: { ...changes.virtualStatus.metadata, resourceVersion: nextVirtual.metadata?.resourceVersion } };
-      nextVirtual = await this.ctx.writer.updateStatus('virtual', resource, status);
+      nextVirtual = await this.ctx.virtual.resourceFor<T>(resource).updateStatus(status);
       this.stats.updated += 1;
     }
     this.lastSynced.set(key, { virtual: nextVirtual, host: nextHost });
@@ -291,7 +304,7 @@ export class SyncController<T extends KubeObject = KubeObject> {
 
   private async deleteVirtual(virtual: T, gracePeriodSeconds?: number): Promise<void> {
     try {
-      await this.ctx.writer.delete('virtual', this.syncer.resource, virtual.metadata?.namespace, virtual.metadata?.name ?? '', virtual.metadata?.uid, gracePeriodSeconds);
+      await this.ctx.virtual.resourceFor(this.syncer.resource).delete(virtual, deleteOptions(virtual, gracePeriodSeconds));
       this.stats.deleted += 1;
     } catch (error) {
       if (!isNotFound(error)) throw error;
@@ -300,10 +313,16 @@ export class SyncController<T extends KubeObject = KubeObject> {
 
   private async deleteHost(host: T, gracePeriodSeconds?: number): Promise<void> {
     try {
-      await this.ctx.writer.delete('host', this.syncer.resource, host.metadata?.namespace, host.metadata?.name ?? '', host.metadata?.uid, gracePeriodSeconds);
+      await this.ctx.host.resourceFor(this.syncer.resource).delete(host, deleteOptions(host, gracePeriodSeconds));
       this.stats.deleted += 1;
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
   }
+}
+
+/** Only this object (its uid), never a newer one of the same name; with a grace period when given. */
+function deleteOptions(object: KubeObject, gracePeriodSeconds: number | undefined): { preconditions?: { uid: string }; gracePeriodSeconds?: number } {
+  const uid = object.metadata?.uid;
+  return { ...(uid ? { preconditions: { uid } } : {}), ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}) };
 }

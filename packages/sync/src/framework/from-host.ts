@@ -1,8 +1,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import {
-  CORE, Informer, WorkQueue, isAlreadyExists, isNotFound, objectKey, type KubeObject, type ResourceRef,
+  CORE, WorkQueue, isAlreadyExists, isNotFound, objectKey, type KubeObject, type ResourceRef,
 } from '@kubenest/kube';
 import type { SyncContext } from './controller.ts';
+import type { HookedInformer } from './hooked-client.ts';
 import { isExcluded } from './exclusion.ts';
 import { runWorker } from './reconcile-loop.ts';
 
@@ -66,7 +67,7 @@ const NAMESPACE_RETRY_MS = 5_000;
  * Runs one from-host syncer: informers on the host kind (in the given namespaces) feed one work
  * queue keyed by the host `namespace/name`; each reconcile asks the syncer for the desired
  * virtual object and creates, replaces or deletes the virtual side to match, through the
- * context's writer. The generic SyncController is keyed by virtual name, which a host object
+ * context's hooked virtual client. The generic SyncController is keyed by virtual name, which a host object
  * only has once it is decided where it goes; hence this second, smaller loop.
  */
 export class FromHostController<H extends KubeObject = KubeObject, V extends KubeObject = H> {
@@ -75,9 +76,9 @@ export class FromHostController<H extends KubeObject = KubeObject, V extends Kub
   private readonly syncer: FromHostSyncer<H, V>;
   private readonly workers: number;
   private readonly queue = new WorkQueue<string>();
-  private readonly hostInformers = new Map<string, Informer<H>>();
-  private readonly virtualInformer: Informer<V> | undefined;
-  private readonly namespaceInformer: Informer;
+  private readonly hostInformers = new Map<string, HookedInformer<H>>();
+  private readonly virtualInformer: HookedInformer<V> | undefined;
+  private readonly namespaceInformer: HookedInformer;
   private readonly onError: (key: string, error: unknown) => void;
   private running: Promise<void>[] = [];
 
@@ -88,14 +89,14 @@ export class FromHostController<H extends KubeObject = KubeObject, V extends Kub
     this.onError = options.onError ?? (() => {});
     const enqueue = (object: KubeObject): void => this.queue.add(objectKey(object));
     for (const namespace of new Set(syncer.hostNamespaces)) {
-      const informer = new Informer<H>(ctx.host.resourceFor<H>(syncer.hostResource), {
+      const informer = ctx.host.newInformer<H>(syncer.hostResource, {
         namespace, ...(syncer.hostLabelSelector ? { labelSelector: syncer.hostLabelSelector } : {}),
       });
       informer.addHandlers({ onAdd: enqueue, onUpdate: (_old, current) => enqueue(current), onDelete: enqueue });
       this.hostInformers.set(namespace, informer);
     }
     if (syncer.ownsCopies) {
-      this.virtualInformer = new Informer<V>(ctx.virtual.resourceFor<V>(syncer.virtualResource), {
+      this.virtualInformer = ctx.virtual.newInformer<V>(syncer.virtualResource, {
         labelSelector: `${IMPORTED_BY_LABEL}=${syncer.name}`,
         indexers: { [HOST_KEY_INDEX]: (object) => { const key = importedFrom(object); return key ? [key] : []; } },
       });
@@ -105,7 +106,7 @@ export class FromHostController<H extends KubeObject = KubeObject, V extends Kub
       };
       this.virtualInformer.addHandlers({ onAdd: enqueueOrigin, onUpdate: (_old, current) => enqueueOrigin(current), onDelete: enqueueOrigin });
     }
-    this.namespaceInformer = new Informer(ctx.virtual.resourceFor(CORE['namespaces']!));
+    this.namespaceInformer = ctx.virtual.newInformer(CORE['namespaces']!);
   }
 
   /** Starts the informers, waits for their caches, then runs the workers until `stop`. */
@@ -129,7 +130,7 @@ export class FromHostController<H extends KubeObject = KubeObject, V extends Kub
     await Promise.all(this.informers().map((informer) => informer.stop()));
   }
 
-  private informers(): Pick<Informer, 'start' | 'waitForSync' | 'stop'>[] {
+  private informers(): Pick<HookedInformer, 'start' | 'waitForSync' | 'stop'>[] {
     return [...this.hostInformers.values(), this.namespaceInformer, ...(this.virtualInformer ? [this.virtualInformer] : [])];
   }
 
@@ -138,7 +139,7 @@ export class FromHostController<H extends KubeObject = KubeObject, V extends Kub
     this.stats.reconciles += 1;
     const { virtualResource } = this.syncer;
     const namespace = hostKey.slice(0, hostKey.indexOf('/'));
-    const host = this.hostInformers.get(namespace)?.store.get(hostKey);
+    const host = await this.hostInformers.get(namespace)?.get(hostKey);
     const wanted = host && !host.metadata?.deletionTimestamp && !isExcluded(host, this.syncer.name)
       ? await this.syncer.toVirtual(this.ctx, host)
       : undefined;
@@ -146,7 +147,7 @@ export class FromHostController<H extends KubeObject = KubeObject, V extends Kub
     const target = desired ? objectKey(desired) : undefined;
 
     // Owned copies of this host object that are not (or no longer) where it maps to.
-    for (const copy of this.copiesOf(hostKey)) {
+    for (const copy of await this.copiesOf(hostKey)) {
       if (objectKey(copy) !== target) await this.deleteVirtual(copy);
     }
     if (!desired) return;
@@ -157,11 +158,11 @@ export class FromHostController<H extends KubeObject = KubeObject, V extends Kub
       return;
     }
     const existing = this.syncer.ownsCopies
-      ? this.copiesOf(hostKey).find((copy) => objectKey(copy) === target)
+      ? (await this.copiesOf(hostKey)).find((copy) => objectKey(copy) === target)
       : await this.getVirtual(targetNamespace, desired.metadata?.name ?? '');
     if (!existing) {
       try {
-        await this.ctx.writer.create('virtual', virtualResource, desired);
+        await this.ctx.virtual.resourceFor<V>(virtualResource).create(desired);
         this.stats.created += 1;
         return;
       } catch (error) {
@@ -182,7 +183,7 @@ export class FromHostController<H extends KubeObject = KubeObject, V extends Kub
     // An immutable ConfigMap or Secret keeps its data: new data means a new object.
     if (existing['immutable'] === true && !sameContent(existing, { ...desired, metadata: existing.metadata })) {
       await this.deleteVirtual(existing);
-      await this.ctx.writer.create('virtual', this.syncer.virtualResource, desired);
+      await this.ctx.virtual.resourceFor<V>(this.syncer.virtualResource).create(desired);
       this.stats.created += 1;
       return;
     }
@@ -191,7 +192,7 @@ export class FromHostController<H extends KubeObject = KubeObject, V extends Kub
       const value = existing.metadata?.[field];
       if (value !== undefined) metadata[field] = value;
     }
-    await this.ctx.writer.update('virtual', this.syncer.virtualResource, { ...desired, metadata });
+    await this.ctx.virtual.resourceFor<V>(this.syncer.virtualResource).update({ ...desired, metadata });
     this.stats.updated += 1;
   }
 
@@ -207,20 +208,20 @@ export class FromHostController<H extends KubeObject = KubeObject, V extends Kub
     };
   }
 
-  private copiesOf(hostKey: string): V[] {
-    return this.virtualInformer?.store.byIndex(HOST_KEY_INDEX, hostKey) ?? [];
+  private async copiesOf(hostKey: string): Promise<V[]> {
+    return (await this.virtualInformer?.byIndex(HOST_KEY_INDEX, hostKey)) ?? [];
   }
 
   /** Creates the namespace when that is the policy; false while it is missing or terminating. */
   private async namespaceReady(name: string): Promise<boolean> {
     const namespaces = this.ctx.virtual.resourceFor(CORE['namespaces']!);
-    let namespace: KubeObject | undefined = this.namespaceInformer.store.get(name);
+    let namespace: KubeObject | undefined = await this.namespaceInformer.get(name);
     // The cache may lag behind a namespace created a moment ago.
     if (!namespace) namespace = await namespaces.get(name).catch((error: unknown) => { if (isNotFound(error)) return undefined; throw error; });
     if (namespace) return !namespace.metadata?.deletionTimestamp && (namespace['status'] as { phase?: string } | undefined)?.phase !== 'Terminating';
     if (this.syncer.namespaces === 'existing') return false;
     try {
-      await this.ctx.writer.create('virtual', CORE['namespaces']!, { metadata: { name } });
+      await namespaces.create({ metadata: { name } });
     } catch (error) {
       if (!isAlreadyExists(error)) throw error;
     }
@@ -238,7 +239,7 @@ export class FromHostController<H extends KubeObject = KubeObject, V extends Kub
 
   private async deleteVirtual(copy: V): Promise<void> {
     try {
-      await this.ctx.writer.delete('virtual', this.syncer.virtualResource, copy.metadata?.namespace, copy.metadata?.name ?? '', copy.metadata?.uid);
+      await this.ctx.virtual.resourceFor(this.syncer.virtualResource).delete(copy, copy.metadata?.uid ? { preconditions: { uid: copy.metadata.uid } } : {});
       this.stats.deleted += 1;
     } catch (error) {
       if (!isNotFound(error)) throw error;

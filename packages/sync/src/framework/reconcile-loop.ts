@@ -37,6 +37,9 @@ export async function runWorker(
   }
 }
 
+/** What a loop watches: an informer, hooked (a syncer's) or not (the local host's own loops). */
+export type Feed<T extends KubeObject = KubeObject> = Pick<Informer<T>, 'addHandlers' | 'start' | 'waitForSync' | 'stop'>;
+
 /**
  * A work queue, its workers and the informers that feed it, for controllers whose key is not
  * "one virtual object and its host copy" (nodes, the kubernetes Service, references). The
@@ -47,7 +50,7 @@ export class ReconcileLoop {
   readonly name: string;
   private readonly queue: WorkQueue<string>;
   private readonly reconcile: (key: string) => Promise<ReconcileOutcome>;
-  private readonly informers: Informer[] = [];
+  private readonly informers: Feed[] = [];
   private readonly workers: number;
   private readonly onError: (key: string, error: unknown) => void;
   private running: Promise<void>[] = [];
@@ -61,10 +64,10 @@ export class ReconcileLoop {
   }
 
   /** Feeds this loop from an informer it then owns (starts and stops): every event maps to zero or more keys. */
-  watch<T extends KubeObject>(informer: Informer<T>, keysOf: (object: T) => Iterable<string>): Informer<T> {
+  watch<T extends KubeObject, F extends Feed<T>>(informer: F & Feed<T>, keysOf: (object: T) => Iterable<string>): F {
     const enqueue = (object: T): void => { for (const key of keysOf(object)) this.queue.add(key); };
     informer.addHandlers({ onAdd: enqueue, onUpdate: (_old, current) => enqueue(current), onDelete: enqueue });
-    this.informers.push(informer as unknown as Informer);
+    this.informers.push(informer);
     return informer;
   }
 

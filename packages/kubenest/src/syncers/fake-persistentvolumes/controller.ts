@@ -1,4 +1,4 @@
-import { CORE, Informer, isAlreadyExists, isNotFound, type KubeObject } from '@kubenest/kube';
+import { CORE, isAlreadyExists, isNotFound, type KubeObject } from '@kubenest/kube';
 import { ReconcileLoop, type SyncContext } from '@kubenest/sync';
 import type { PersistentVolumeClaim } from '../persistentvolumeclaims/syncer.ts';
 
@@ -54,37 +54,38 @@ export function fakePersistentVolume(name: string, claim: PersistentVolumeClaim)
  */
 export function fakePersistentVolumes(ctx: SyncContext, options: { onError?: (key: string, error: unknown) => void } = {}): ReconcileLoop {
   const pvRef = CORE['persistentvolumes']!;
-  const claims = new Informer<PersistentVolumeClaim>(ctx.virtual.resourceFor<PersistentVolumeClaim>(CORE['persistentvolumeclaims']!), {
+  const claims = ctx.virtual.newInformer<PersistentVolumeClaim>(CORE['persistentvolumeclaims']!, {
     indexers: { [VOLUME_NAME_INDEX]: (claim) => (claim.spec?.volumeName ? [claim.spec.volumeName] : []) },
   });
-  const volumes = new Informer<PersistentVolume>(ctx.virtual.resourceFor<PersistentVolume>(pvRef));
+  const volumes = ctx.virtual.newInformer<PersistentVolume>(pvRef);
+  const client = ctx.virtual.resourceFor<PersistentVolume>(pvRef);
   const loop = new ReconcileLoop('fake-persistentvolumes', async (name) => {
-    const users = claims.store.byIndex(VOLUME_NAME_INDEX, name);
-    const volume = volumes.store.get(name);
+    const users = await claims.byIndex(VOLUME_NAME_INDEX, name);
+    const volume = await volumes.get(name);
     if (users.length > 0) {
       if (volume) {
         if (volume.metadata?.labels?.[FAKE_PV_LABEL] === 'true' && volume.status?.phase !== 'Bound' && !volume.metadata.deletionTimestamp) {
-          await ctx.writer.updateStatus('virtual', pvRef, { ...volume, status: { ...volume.status, phase: 'Bound' } });
+          await client.updateStatus({ ...volume, status: { ...volume.status, phase: 'Bound' } });
         }
         return;
       }
       let created: PersistentVolume;
       try {
-        created = await ctx.writer.create('virtual', pvRef, fakePersistentVolume(name, users[0]!));
+        created = await client.create(fakePersistentVolume(name, users[0]!));
       } catch (error) {
         if (isAlreadyExists(error)) return; // the cache is behind; the add event brings us back
         throw error;
       }
-      await ctx.writer.updateStatus('virtual', pvRef, { ...created, status: { phase: 'Bound' } });
+      await client.updateStatus({ ...created, status: { phase: 'Bound' } });
       return;
     }
     if (!volume || volume.metadata?.labels?.[FAKE_PV_LABEL] !== 'true') return;
     try {
-      if (!volume.metadata.deletionTimestamp) await ctx.writer.delete('virtual', pvRef, undefined, name, volume.metadata.uid);
+      if (!volume.metadata.deletionTimestamp) await client.deleteExactly(volume);
       // pv-protection keeps a Bound volume; nothing real backs this one, so let it go.
-      const current = await ctx.virtual.resourceFor<PersistentVolume>(pvRef).get(name);
+      const current = await client.get(name);
       if (current.metadata?.uid === volume.metadata.uid && (current.metadata?.finalizers as string[] | undefined)?.length) {
-        await ctx.writer.update('virtual', pvRef, { ...current, metadata: { ...current.metadata, finalizers: [] } });
+        await client.update({ ...current, metadata: { ...current.metadata, finalizers: [] } });
       }
     } catch (error) {
       if (!isNotFound(error)) throw error;

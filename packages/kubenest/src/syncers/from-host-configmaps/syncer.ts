@@ -1,7 +1,7 @@
 import { CORE, type KubeObject, type ResourceRef } from '@kubenest/kube';
 import { MARKER_LABEL, type FromHostSyncer } from '@kubenest/sync';
 import type { ConfigMap } from '../configmaps/syncer.ts';
-import { FromHostMappings } from './mappings.ts';
+import { FromHostMappings } from '../../config/from-host-mappings.ts';
 
 export interface FromHostOptions {
   /** `mappings.byName` from the config. */

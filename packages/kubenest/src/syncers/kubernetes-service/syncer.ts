@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
-import { CORE, Informer, isAlreadyExists, isNotFound, type KubeClient, type KubeObject } from '@kubenest/kube';
-import { ReconcileLoop, type SyncContext } from '@kubenest/sync';
+import { CORE, isAlreadyExists, type KubeObject } from '@kubenest/kube';
+import { ReconcileLoop, type HookedClient, type SyncContext } from '@kubenest/sync';
 
 type ServicePort = { name?: string; port: number; targetPort?: number | string; protocol?: string; nodePort?: number };
 type Service = KubeObject & { spec?: { clusterIP?: string; clusterIPs?: string[]; ipFamilies?: string[]; ipFamilyPolicy?: string; ports?: ServicePort[]; type?: string } };
@@ -17,25 +17,13 @@ export function virtualClusterServiceLabels(name: string): Record<string, string
  * pod's KUBERNETES_SERVICE_HOST carry. Selector-less: the API server is a local process on
  * loopback, and Endpoints may not hold loopback addresses, so the host gives it none.
  */
-export async function ensureVirtualClusterService(host: KubeClient, hostNamespace: string, name: string, apiserverPort: number): Promise<Service> {
-  const services = host.resourceFor<Service>(CORE['services']!);
-  const ports: ServicePort[] = [{ name: 'https', port: 443, targetPort: apiserverPort, protocol: 'TCP' }];
-  try {
-    const existing = await services.get(name, { namespace: hostNamespace });
-    if (isDeepStrictEqual(existing.spec?.ports?.map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort, protocol: p.protocol })), ports)) return existing;
-    return await services.update({ ...existing, spec: { ...existing.spec, ports } });
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-  }
-  try {
-    return await services.create({
-      metadata: { name, namespace: hostNamespace, labels: virtualClusterServiceLabels(name) },
-      spec: { type: 'ClusterIP', ports },
-    });
-  } catch (error) {
-    if (!isAlreadyExists(error)) throw error;
-    return services.get(name, { namespace: hostNamespace });
-  }
+export async function ensureVirtualClusterService(host: HookedClient, hostNamespace: string, name: string, apiserverPort: number): Promise<Service> {
+  // Server-side apply: idempotent, and fields others set (the ClusterIP) stay theirs.
+  return host.resourceFor<Service>(CORE['services']!).apply({
+    apiVersion: 'v1', kind: 'Service',
+    metadata: { name, namespace: hostNamespace, labels: virtualClusterServiceLabels(name) },
+    spec: { type: 'ClusterIP', ports: [{ name: 'https', port: 443, targetPort: apiserverPort, protocol: 'TCP' }] },
+  }, { fieldManager: 'kubenest', force: true });
 }
 
 const KUBERNETES = 'default/kubernetes';
@@ -47,23 +35,23 @@ const KUBERNETES = 'default/kubernetes';
  * only. Runs as its own loop with one key: the objects involved are few and fixed.
  */
 export function kubernetesServiceLoop(ctx: SyncContext, onError?: (key: string, error: unknown) => void): ReconcileLoop {
-  const hostServices = new Informer<Service>(ctx.host.resourceFor<Service>(CORE['services']!), { namespace: ctx.hostNamespace, fieldSelector: `metadata.name=${ctx.vclusterName}` });
-  const hostEndpoints = new Informer<Endpoints>(ctx.host.resourceFor<Endpoints>(CORE['endpoints']!), { namespace: ctx.hostNamespace, fieldSelector: `metadata.name=${ctx.vclusterName}` });
-  const virtualServices = new Informer<Service>(ctx.virtual.resourceFor<Service>(CORE['services']!), { namespace: 'default', fieldSelector: 'metadata.name=kubernetes' });
-  const virtualEndpoints = new Informer<Endpoints>(ctx.virtual.resourceFor<Endpoints>(CORE['endpoints']!), { namespace: 'default', fieldSelector: 'metadata.name=kubernetes' });
+  const hostServices = ctx.host.newInformer<Service>(CORE['services']!, { namespace: ctx.hostNamespace, fieldSelector: `metadata.name=${ctx.vclusterName}` });
+  const hostEndpoints = ctx.host.newInformer<Endpoints>(CORE['endpoints']!, { namespace: ctx.hostNamespace, fieldSelector: `metadata.name=${ctx.vclusterName}` });
+  const virtualServices = ctx.virtual.newInformer<Service>(CORE['services']!, { namespace: 'default', fieldSelector: 'metadata.name=kubernetes' });
+  const virtualEndpoints = ctx.virtual.newInformer<Endpoints>(CORE['endpoints']!, { namespace: 'default', fieldSelector: 'metadata.name=kubernetes' });
   const hostKey = `${ctx.hostNamespace}/${ctx.vclusterName}`;
 
   const loop = new ReconcileLoop('kubernetes-service', async () => {
-    const hostService = hostServices.store.get(hostKey);
+    const hostService = await hostServices.get(hostKey);
     const hostIp = hostService?.spec?.clusterIP;
     if (!hostService || !hostIp) return;
     const services = ctx.virtual.resourceFor<Service>(CORE['services']!);
     const ports = (hostService.spec?.ports ?? []).filter((p) => p.name !== 'kubelet').map(({ nodePort: _nodePort, ...port }) => port);
-    const virtual = virtualServices.store.get(KUBERNETES);
+    const virtual = await virtualServices.get(KUBERNETES);
     if (!virtual || virtual.spec?.clusterIP !== hostIp) {
-      if (virtual) await ctx.writer.delete('virtual', CORE['services']!, 'default', 'kubernetes', virtual.metadata?.uid).catch(ignoreNotFound);
+      if (virtual) await services.deleteExactly(virtual);
       try {
-        await ctx.writer.create('virtual', CORE['services']!, {
+        await services.create({
           apiVersion: 'v1', kind: 'Service',
           metadata: { name: 'kubernetes', namespace: 'default', labels: { component: 'apiserver', provider: 'kubernetes' } },
           spec: {
@@ -81,20 +69,21 @@ export function kubernetesServiceLoop(ctx: SyncContext, onError?: (key: string, 
       await services.update({ ...virtual, spec: { ...virtual.spec, ports } });
     }
 
-    const subsets = (hostEndpoints.store.get(hostKey)?.subsets ?? []).map((subset) => ({
+    const subsets = ((await hostEndpoints.get(hostKey))?.subsets ?? []).map((subset) => ({
       ...(subset.addresses ? { addresses: subset.addresses.map((a) => ({ ip: a.ip })) } : {}),
       ...(subset.notReadyAddresses ? { notReadyAddresses: subset.notReadyAddresses.map((a) => ({ ip: a.ip })) } : {}),
       ports: (subset.ports ?? []).filter((p) => p.name === 'https'),
     })).filter((subset) => subset.ports.length > 0);
-    const current = virtualEndpoints.store.get(KUBERNETES);
+    const current = await virtualEndpoints.get(KUBERNETES);
+    const endpoints = ctx.virtual.resourceFor<Endpoints>(CORE['endpoints']!);
     if (!current) {
-      await ctx.writer.create('virtual', CORE['endpoints']!, {
+      await endpoints.create({
         apiVersion: 'v1', kind: 'Endpoints',
         metadata: { name: 'kubernetes', namespace: 'default', labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } },
         subsets,
       }).catch((error: unknown) => { if (!isAlreadyExists(error)) throw error; });
     } else if (!isDeepStrictEqual(current.subsets ?? [], subsets)) {
-      await ctx.writer.update('virtual', CORE['endpoints']!, { ...current, subsets });
+      await endpoints.update({ ...current, subsets });
     }
     return undefined;
   }, { workers: 1, ...(onError ? { onError } : {}) });
@@ -103,8 +92,4 @@ export function kubernetesServiceLoop(ctx: SyncContext, onError?: (key: string, 
   loop.watch(virtualServices, () => [KUBERNETES]);
   loop.watch(virtualEndpoints, () => [KUBERNETES]);
   return loop;
-}
-
-function ignoreNotFound(error: unknown): void {
-  if (!isNotFound(error)) throw error;
 }

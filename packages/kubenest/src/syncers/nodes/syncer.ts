@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { CORE, Informer, isNotFound, type KubeObject } from '@kubenest/kube';
-import { MARKER_LABEL, ReconcileLoop, type SyncContext } from '@kubenest/sync';
+import { CORE, type KubeObject } from '@kubenest/kube';
+import { MARKER_LABEL, ReconcileLoop, type HookedInformer, type SyncContext } from '@kubenest/sync';
 
 type Address = { type: string; address: string };
 export type Node = KubeObject & {
@@ -83,22 +83,22 @@ export class NodeSyncer {
   readonly loop: ReconcileLoop;
   private readonly ctx: SyncContext;
   private readonly options: NodeSyncOptions;
-  private readonly virtualNodes: Informer<Node>;
-  private readonly virtualPods: Informer<Pod>;
-  private readonly hostPods: Informer<Pod>;
-  private readonly hostNodes: Informer<Node> | undefined;
+  private readonly virtualNodes: HookedInformer<Node>;
+  private readonly virtualPods: HookedInformer<Pod>;
+  private readonly hostPods: HookedInformer<Pod>;
+  private readonly hostNodes: HookedInformer<Node> | undefined;
 
   constructor(ctx: SyncContext, options: NodeSyncOptions, onError?: (key: string, error: unknown) => void) {
     this.ctx = ctx;
     this.options = options;
     this.loop = new ReconcileLoop('nodes', (name) => this.reconcile(name), { workers: 2, ...(onError ? { onError } : {}) });
     const byNode = { node: (pod: Pod) => (pod.spec?.nodeName ? [pod.spec.nodeName] : []) };
-    this.virtualNodes = this.loop.watch(new Informer<Node>(ctx.virtual.resourceFor<Node>(CORE['nodes']!)), (node) => [node.metadata?.name ?? '']);
-    this.virtualPods = this.loop.watch(new Informer<Pod>(ctx.virtual.resourceFor<Pod>(CORE['pods']!), { indexers: byNode }), (pod) => byNode.node(pod));
-    this.hostPods = this.loop.watch(new Informer<Pod>(ctx.host.resourceFor<Pod>(CORE['pods']!), {
+    this.virtualNodes = this.loop.watch(ctx.virtual.newInformer<Node>(CORE['nodes']!), (node) => [node.metadata?.name ?? '']);
+    this.virtualPods = this.loop.watch(ctx.virtual.newInformer<Pod>(CORE['pods']!, { indexers: byNode }), (pod) => byNode.node(pod));
+    this.hostPods = this.loop.watch(ctx.host.newInformer<Pod>(CORE['pods']!, {
       namespace: ctx.hostNamespace, labelSelector: `${MARKER_LABEL}=${ctx.vclusterName}`, indexers: byNode,
     }), (pod) => byNode.node(pod));
-    if (options.fromHost) this.hostNodes = this.loop.watch(new Informer<Node>(ctx.host.resourceFor<Node>(CORE['nodes']!)), (node) => [node.metadata?.name ?? '']);
+    if (options.fromHost) this.hostNodes = this.loop.watch(ctx.host.newInformer<Node>(CORE['nodes']!), (node) => [node.metadata?.name ?? '']);
   }
 
   start(signal?: AbortSignal): Promise<void> {
@@ -110,7 +110,7 @@ export class NodeSyncer {
   }
 
   exists(name: string): boolean {
-    return this.virtualNodes.store.get(name) !== undefined;
+    return this.virtualNodes.has(name);
   }
 
   /** Calls `listener` with the name of each virtual node that appears; returns the remover. */
@@ -118,11 +118,12 @@ export class NodeSyncer {
     return this.virtualNodes.addHandlers({ onAdd: (node) => listener(node.metadata?.name ?? '') });
   }
 
-  private neededByPods(name: string): { needed: boolean; hostIp: string | undefined } {
-    const hostPods = this.hostPods.store.byIndex('node', name).filter((pod) => pod.metadata?.annotations?.[OWNER_SET_KIND_ANNOTATION] !== 'DaemonSet');
-    const virtualPods = this.virtualPods.store.byIndex('node', name).filter((pod) =>
+  private async neededByPods(name: string): Promise<{ needed: boolean; hostIp: string | undefined }> {
+    const onNode = await this.hostPods.byIndex('node', name);
+    const hostPods = onNode.filter((pod) => pod.metadata?.annotations?.[OWNER_SET_KIND_ANNOTATION] !== 'DaemonSet');
+    const virtualPods = (await this.virtualPods.byIndex('node', name)).filter((pod) =>
       !((pod.metadata?.ownerReferences ?? []) as { kind?: string }[]).some((o) => o.kind === 'DaemonSet'));
-    const hostIp = this.hostPods.store.byIndex('node', name).map((pod) => pod.status?.hostIP).find(Boolean);
+    const hostIp = onNode.map((pod) => pod.status?.hostIP).find(Boolean);
     return { needed: hostPods.length > 0 || virtualPods.length > 0, hostIp };
   }
 
@@ -136,21 +137,21 @@ export class NodeSyncer {
   private async reconcile(name: string): Promise<void> {
     if (!name) return;
     const nodes = this.ctx.virtual.resourceFor<Node>(CORE['nodes']!);
-    const existing = this.virtualNodes.store.get(name);
-    const { needed, hostIp } = this.neededByPods(name);
-    const hostNode = this.hostNodes?.store.get(name);
+    const existing = await this.virtualNodes.get(name);
+    const { needed, hostIp } = await this.neededByPods(name);
+    const hostNode = await this.hostNodes?.get(name);
     const wanted = this.options.fromHost ? hostNode !== undefined && (needed || this.selected(hostNode)) : needed;
     const ours = existing && (existing.metadata?.labels?.[FAKE_NODE_LABEL] === 'true' || existing.metadata?.labels?.[MARKER_LABEL] === this.ctx.vclusterName);
     if (!wanted) {
       if (existing && ours) {
-        await this.ctx.writer.delete('virtual', CORE['nodes']!, undefined, name, existing.metadata?.uid).catch((error: unknown) => { if (!isNotFound(error)) throw error; });
+        await nodes.deleteExactly(existing);
       }
       return;
     }
     const desired = this.options.fromHost ? this.mirror(hostNode!) : fakeNode(name, hostIp, this.options.kubeletVersion);
     if (!existing) {
-      const created = await this.ctx.writer.create('virtual', CORE['nodes']!, { ...desired, status: undefined });
-      await this.ctx.writer.updateStatus('virtual', CORE['nodes']!, { ...created, status: desired.status });
+      const created = await nodes.create({ ...desired, status: undefined });
+      await nodes.updateStatus({ ...created, status: desired.status });
       return;
     }
     if (!ours) return; // a node someone else made in the virtual cluster
@@ -161,7 +162,7 @@ export class NodeSyncer {
       current = await nodes.update({ ...existing, metadata: { ...existing.metadata, labels }, spec: { ...existing.spec, ...(this.options.fromHost ? { taints: desired.spec?.taints } : {}) } });
     }
     const status = this.options.fromHost ? desired.status : { ...existing.status, addresses: desired.status?.addresses };
-    if (!isDeepStrictEqual(status, existing.status)) await this.ctx.writer.updateStatus('virtual', CORE['nodes']!, { ...current, status });
+    if (!isDeepStrictEqual(status, existing.status)) await nodes.updateStatus({ ...current, status });
   }
 
   /** A host node as the virtual cluster sees it: same name, labels, taints and status. */

@@ -133,7 +133,7 @@ export function persistentVolumeClaimSyncer(options: PersistentVolumeClaimSyncer
       if (!selector || !className) return true;
       const reason = await classRefusal(ctx, className, selector);
       if (!reason) return true;
-      recorder ??= new EventRecorder(ctx.virtual.rest, 'vcluster-syncer');
+      recorder ??= new EventRecorder(ctx.virtual.unhooked.rest, 'vcluster-syncer');
       await recorder.record({ ...virtual, apiVersion: 'v1', kind: 'PersistentVolumeClaim' }, 'Warning', 'SyncWarning',
         `did not sync persistent volume claim "${virtual.metadata?.name ?? ''}" to host because the storage class "${className}" ${reason}`);
       return false;

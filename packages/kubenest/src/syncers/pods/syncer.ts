@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { ApiError, CORE, EventRecorder, isNotFound, type Informer, type KubeObject } from '@kubenest/kube';
-import { MARKER_LABEL, syncMetadata, type SyncContext, type SyncEvent, type SyncResult, type Syncer } from '@kubenest/sync';
+import { ApiError, CORE, EventRecorder, isNotFound, type KubeObject } from '@kubenest/kube';
+import { MARKER_LABEL, syncMetadata, type HookedInformer, type SyncContext, type SyncEvent, type SyncResult, type Syncer } from '@kubenest/sync';
 import {
   hostAccessRequests, hostImage, isPodInternalAnnotation, labelsAnnotation, namespaceLabelsForHost, tokenSecretName, translateEphemeralContainers, translatePod,
   POD_LABELS_ANNOTATION, type Container, type HostsRewrite, type Pod, type PodHostSettings, type PodTranslation, type Service,
@@ -47,9 +47,9 @@ type TokenSource = { audience?: string; expirationSeconds?: number; path: string
  */
 export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
   const clusterDomain = options.clusterDomain ?? 'cluster.local';
-  let namespaces: Informer | undefined;
-  let virtualServices: Informer<Service> | undefined;
-  let hostServices: Informer<Service> | undefined;
+  let namespaces: HookedInformer | undefined;
+  let virtualServices: HookedInformer<Service> | undefined;
+  let hostServices: HookedInformer<Service> | undefined;
   let recorder: EventRecorder | undefined;
   let removeNamespaceHandler: (() => void) | undefined;
   /** Virtual pods (namespace/name) waiting for their virtual node, by node name. */
@@ -62,14 +62,15 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
   /** Privileged ephemeral containers already refused (pod uid/name), so the event is recorded once. */
   const refusedEphemeral = new Set<string>();
 
-  const hostServiceIp = (ctx: SyncContext, name: string): string | undefined =>
-    hostServices?.store.get(`${ctx.hostNamespace}/${name}`)?.spec?.clusterIP;
+  const hostServiceIp = async (ctx: SyncContext, name: string): Promise<string | undefined> =>
+    (await hostServices?.get(`${ctx.hostNamespace}/${name}`))?.spec?.clusterIP;
 
   async function requestToken(ctx: SyncContext, pod: Pod, source: TokenSource): Promise<string> {
     const namespace = pod.metadata?.namespace ?? '';
     const account = pod.spec?.serviceAccountName || 'default';
     const audiences = source.audience ? [source.audience] : [`https://kubernetes.default.svc.${clusterDomain}`, 'https://kubernetes.default.svc', 'https://kubernetes.default'];
-    const response = await ctx.virtual.rest.request<{ status?: { token?: string } }>('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${account}/token`, {
+    // A subresource: not hooked (ADR 21).
+    const response = await ctx.virtual.unhooked.rest.request<{ status?: { token?: string } }>('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${account}/token`, {
       body: {
         apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest',
         spec: { audiences, expirationSeconds: TOKEN_SECONDS, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name, uid: pod.metadata?.uid } },
@@ -80,17 +81,17 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
     return token;
   }
 
-  function translation(ctx: SyncContext, pod: Pod, tokens: Map<string, string>): PodTranslation {
+  async function translation(ctx: SyncContext, pod: Pod, tokens: Map<string, string>): Promise<PodTranslation> {
     const namespace = pod.metadata?.namespace ?? '';
-    const kubeIp = hostServiceIp(ctx, ctx.vclusterName);
+    const kubeIp = await hostServiceIp(ctx, ctx.vclusterName);
     if (!kubeIp) throw new Error(`waiting for the host Service ${ctx.hostNamespace}/${ctx.vclusterName} (the virtual API's ClusterIP)`);
-    const dnsIp = options.dns ? hostServiceIp(ctx, ctx.names.hostName(DNS_SERVICE.name, DNS_SERVICE.namespace)) : undefined;
+    const dnsIp = options.dns ? await hostServiceIp(ctx, ctx.names.hostName(DNS_SERVICE.name, DNS_SERVICE.namespace)) : undefined;
     if (options.dns && !dnsIp) throw new Error('waiting for the DNS Service IP (kube-system/kube-dns on the host)');
     const tokenNames = new Map<string, string>();
     return {
       names: ctx.names, meta: ctx.meta, kubeIp, dnsIp, clusterDomain,
-      namespaceLabels: (namespaces?.store.get(namespace)?.metadata?.labels ?? {}),
-      services: (virtualServices?.store.list() ?? []).filter((s) => s.metadata?.namespace === namespace),
+      namespaceLabels: ((await namespaces?.get(namespace))?.metadata?.labels ?? {}),
+      services: ((await virtualServices?.list()) ?? []).filter((s) => s.metadata?.namespace === namespace),
       tokens,
       tokenAnnotation: (key) => {
         let name = tokenNames.get(key);
@@ -166,21 +167,21 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
       removeNamespaceHandler = namespaces.addHandlers({
         onUpdate: (old, current) => {
           if (isDeepStrictEqual(old.metadata?.labels, current.metadata?.labels)) return;
-          for (const pod of pods.store.list()) if (pod.metadata?.namespace === current.metadata?.name) enqueue(`${pod.metadata?.namespace}/${pod.metadata?.name}`);
+          for (const key of pods.keys()) if (key.startsWith(`${current.metadata?.name}/`)) enqueue(key);
         },
       });
       // Shared caches outlive a leadership term (the client stops them), so no term signal here.
       pods.start();
       virtualServices = ctx.virtual.informer<Service>(CORE['services']!);
       hostServices = ctx.host.informer<Service>(CORE['services']!, { namespace: ctx.hostNamespace });
-      recorder = new EventRecorder(ctx.virtual.rest, 'pod-syncer');
+      recorder = new EventRecorder(ctx.virtual.unhooked.rest, 'pod-syncer');
       removeNodeListener = options.onNodeAdded?.((node) => {
         for (const key of waitingForNode.get(node) ?? []) enqueue(key);
         waitingForNode.delete(node);
       });
-      const version = await ctx.host.rest.request<{ major?: string; minor?: string }>('GET', '/version', { signal });
+      const version = await ctx.host.unhooked.rest.request<{ major?: string; minor?: string }>('GET', '/version', { signal });
       hostSupportsResize = Number(version.major) > 1 || (Number(version.major) === 1 && Number.parseInt(version.minor ?? '', 10) >= 35);
-      for (const informer of [namespaces, virtualServices, hostServices] as Informer[]) informer.start();
+      for (const informer of [namespaces, virtualServices, hostServices] as HookedInformer[]) informer.start();
       await Promise.all([namespaces, virtualServices, hostServices, pods].map((informer) => informer.waitForSync(signal)));
     },
 
@@ -205,7 +206,7 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
           if (source.serviceAccountToken) tokens.set(`${volume.name}/${index}`, await requestToken(ctx, virtual, source.serviceAccountToken));
         }
       }
-      const t = translation(ctx, virtual, tokens);
+      const t = await translation(ctx, virtual, tokens);
       if (options.useSecretsForSATokens && tokens.size > 0) t.tokenSecret = await writeTokenSecret(ctx, virtual, tokens);
       return translatePod(t, virtual);
     },
@@ -226,7 +227,7 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
           waitingForNode.set(hostNode, (waitingForNode.get(hostNode) ?? new Set()).add(`${namespace}/${name}`));
           return { requeueAfterMs: 1_000 };
         }
-        await ctx.writer.createSubresource('virtual', CORE['pods']!, namespace, name, 'binding', {
+        await ctx.virtual.resourceFor(CORE['pods']!).createSubresource(namespace, name, 'binding', {
           apiVersion: 'v1', kind: 'Binding', metadata: { name, namespace, uid: event.virtual.metadata?.uid }, target: { apiVersion: 'v1', kind: 'Node', name: hostNode },
         });
         return { requeueAfterMs: 0 };
@@ -237,7 +238,7 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
       const resize = hostSupportsResize ? resizePatch(event) : undefined;
       if (resize) {
         try {
-          await ctx.writer.patchSubresource('host', CORE['pods']!, host.metadata?.namespace ?? '', host.metadata?.name ?? '', 'resize', resize);
+          await ctx.host.resourceFor<Pod>(CORE['pods']!).patch(host.metadata?.name ?? '', 'strategic', resize, { namespace: host.metadata?.namespace ?? '', subresource: 'resize' });
         } catch (error) {
           // A resize the host refuses (a QoS change, its LimitRange) is reported, not retried.
           if (!(error instanceof ApiError) || (error.code !== 422 && error.code !== 403)) throw error;
@@ -256,7 +257,7 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
         virtualChanged = !isDeepStrictEqual(virtual.metadata, event.virtual.metadata);
       }
       const annotations = { ...(next.metadata!.annotations ?? {}), ...Object.fromEntries(ownAnnotations), [POD_LABELS_ANNOTATION]: labelsAnnotation(virtual.metadata?.labels) };
-      const labels = { ...(next.metadata!.labels ?? {}), ...namespaceLabelsForHost(ctx.meta, namespaces?.store.get(virtual.metadata?.namespace ?? '')?.metadata?.labels ?? {}) };
+      const labels = { ...(next.metadata!.labels ?? {}), ...namespaceLabelsForHost(ctx.meta, (await namespaces?.get(virtual.metadata?.namespace ?? ''))?.metadata?.labels ?? {}) };
       next.metadata!.annotations = annotations;
       next.metadata!.labels = labels;
       let hostChanged = !isDeepStrictEqual(next.metadata?.annotations, host.metadata?.annotations) || !isDeepStrictEqual(next.metadata?.labels, host.metadata?.labels);
@@ -279,14 +280,10 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
   async function writeTokenSecret(ctx: SyncContext, virtual: Pod, tokens: Map<string, string>): Promise<string> {
     const namespace = virtual.metadata?.namespace ?? '';
     const name = tokenSecretName(ctx.names, virtual.metadata?.name ?? '', namespace);
-    try {
-      await ctx.writer.delete('host', CORE['secrets']!, ctx.hostNamespace, name);
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
+    await ctx.host.resourceFor(CORE['secrets']!).deleteExactly({ metadata: { name, namespace: ctx.hostNamespace } });
     // Keyed by volume name, as vCluster does (one token per projected volume).
     const stringData = Object.fromEntries([...tokens].map(([key, token]) => [key.slice(0, key.lastIndexOf('/')), token]));
-    await ctx.writer.create('host', CORE['secrets']!, {
+    await ctx.host.resourceFor(CORE['secrets']!).create({
       apiVersion: 'v1', kind: 'Secret', type: 'Opaque', stringData,
       metadata: { name, namespace: ctx.hostNamespace, labels: { [MARKER_LABEL]: ctx.vclusterName }, annotations: { 'vcluster.loft.sh/skip-backsync': 'true' } },
     });
@@ -312,7 +309,7 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
       const owners = (secret.metadata?.ownerReferences ?? []) as { uid?: string }[];
       if (!owners.some((o) => o.uid === uid)) {
         secret.metadata!.ownerReferences = [...owners, { apiVersion: 'v1', kind: 'Pod', name: host.metadata?.name, uid }];
-        await ctx.writer.update('host', CORE['secrets']!, secret);
+        await secrets.update(secret);
       }
     }
     tokenSecretsOwned.add(uid);
@@ -353,8 +350,8 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
     }
     if (allowed.length === 0) return false;
     const next = structuredClone(host);
-    next.spec!.ephemeralContainers = [...(host.spec?.ephemeralContainers ?? []), ...translateEphemeralContainers(translation(ctx, virtual, new Map()), virtual, allowed)];
-    await ctx.writer.updateSubresource('host', CORE['pods']!, next, 'ephemeralcontainers');
+    next.spec!.ephemeralContainers = [...(host.spec?.ephemeralContainers ?? []), ...translateEphemeralContainers(await translation(ctx, virtual, new Map()), virtual, allowed)];
+    await ctx.host.resourceFor<Pod>(CORE['pods']!).update(next, { subresource: 'ephemeralcontainers' });
     return true;
   }
 
@@ -368,6 +365,6 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
       ...(virtual.status ?? {}), phase: 'Pending',
       conditions: [...conditions.filter((c) => c.type !== 'PodScheduled'), { type: 'PodScheduled', status: 'False', reason: 'HostAccessRefused', message, lastTransitionTime: new Date().toISOString() }],
     };
-    await ctx.writer.updateStatus('virtual', CORE['pods']!, { ...virtual, status });
+    await ctx.virtual.resourceFor<Pod>(CORE['pods']!).updateStatus({ ...virtual, status });
   }
 }

@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { KubeObject } from '@kubenest/kube';
 import type { LabelSelector, Labels, MetadataTranslator, NameTranslator } from '@kubenest/sync';
 import { MARKER_LABEL, NAMESPACE_LABEL } from '@kubenest/sync';
-import type { Toleration } from './tolerations.ts';
+import type { Toleration } from '../../config/tolerations.ts';
 
 /* The parts of a Pod the translation touches; everything else is copied as it is. */
 type Ref = { name?: string };

@@ -22,34 +22,74 @@ function hostSelector(ctx: SyncContext, virtual: Service): Record<string, string
 }
 
 /**
- * Services to the host, vCluster's way. The host allocates the ClusterIP; the virtual Service is
- * then recreated with the same IP (ClusterIP cannot change in place), which is why the virtual
- * apiserver serves the host's service range. The selector is translated and scoped so a host
- * Service only selects this virtual cluster's pods in its namespace; ports and the other
- * user-facing fields sync both ways; status comes from the host. `default/kubernetes` is the
- * virtual cluster's own and is not synced.
+ * The ExternalName a virtual Service passes through while its ClusterIP is replaced by the host's
+ * (`.invalid` never resolves); the spec it had is kept in an annotation until the second step.
+ */
+export const CLUSTER_IP_PASSAGE_NAME = 'clusterip-passage.kubenest.invalid';
+export const SPEC_BEFORE_PASSAGE_ANNOTATION = 'kubenest.dev/spec-before-clusterip-passage';
+
+/**
+ * The two updates that give a virtual Service the host's ClusterIP in place. A ClusterIP is
+ * immutable, but a Service may become ExternalName (which releases it) and come back with a
+ * requested one. Deleting and recreating the Service instead made the virtual controller manager
+ * delete its Endpoints, and the garbage collector anything owned by the old uid (issue 12).
+ * A Service found half-way (a crash, a refused second step) is finished from the annotation.
+ */
+export function clusterIpPassage(virtual: Service, hostIp: string, hostIps: string[] | undefined): Service[] {
+  const stashed = virtual.metadata?.annotations?.[SPEC_BEFORE_PASSAGE_ANNOTATION];
+  const original = (stashed !== undefined ? JSON.parse(stashed) : virtual.spec ?? {}) as NonNullable<Service['spec']>;
+  const { [SPEC_BEFORE_PASSAGE_ANNOTATION]: _stash, ...annotations } = virtual.metadata?.annotations ?? {};
+  const arrived: Service = {
+    ...virtual,
+    metadata: { ...virtual.metadata, annotations },
+    spec: { ...original, clusterIP: hostIp, clusterIPs: hostIps?.includes(hostIp) ? hostIps : [hostIp] },
+  };
+  if (stashed !== undefined) return [arrived];
+  const passing: Service = {
+    ...virtual,
+    metadata: { ...virtual.metadata, annotations: { ...annotations, [SPEC_BEFORE_PASSAGE_ANNOTATION]: JSON.stringify(original) } },
+    spec: {
+      type: 'ExternalName', externalName: CLUSTER_IP_PASSAGE_NAME,
+      ...(original.selector ? { selector: original.selector } : {}),
+      ports: (original.ports ?? []).map(({ nodePort: _nodePort, ...port }) => port),
+    },
+  };
+  return [passing, arrived];
+}
+
+/** True while a virtual Service is between the two steps of `clusterIpPassage`. */
+function inPassage(virtual: Service): boolean {
+  return virtual.metadata?.annotations?.[SPEC_BEFORE_PASSAGE_ANNOTATION] !== undefined;
+}
+
+/**
+ * Services to the host, vCluster's way. The host allocates the ClusterIP and the virtual Service
+ * takes it over in place (`clusterIpPassage`), which is why the virtual apiserver serves the
+ * host's service range. The selector is translated and scoped so a host Service only selects
+ * this virtual cluster's pods in its namespace; ports and the other user-facing fields sync both
+ * ways; status comes from the host. `default/kubernetes` is the virtual cluster's own and is not
+ * synced.
  */
 export function serviceSyncer(): Syncer<Service> {
   return {
     name: 'service',
     resource: CORE['services']!,
-    keepHostOnUidChange: true,
     wants: (_ctx, virtual) => !(virtual.metadata?.namespace === 'default' && virtual.metadata?.name === 'kubernetes'),
     toHost(ctx, virtual) {
       const host = hostCopy(ctx, virtual);
-      const spec = { ...(host.spec ?? {}) };
+      const { [SPEC_BEFORE_PASSAGE_ANNOTATION]: stashed, ...annotations } = host.metadata?.annotations ?? {};
+      const spec = { ...(stashed !== undefined ? JSON.parse(stashed) as NonNullable<Service['spec']> : host.spec ?? {}) };
       if (spec.clusterIP !== 'None') delete spec.clusterIP;
       for (const field of ['clusterIPs', 'ipFamilies', 'ipFamilyPolicy']) delete spec[field];
       spec.ports = (spec.ports ?? []).map((port) => ({ ...port, nodePort: undefined }));
       const selector = hostSelector(ctx, virtual);
       if (selector) spec.selector = selector;
-      return { ...host, spec };
+      return { ...host, metadata: { ...host.metadata, annotations }, spec };
     },
     sync(ctx: SyncContext, event: SyncEvent<Service>) {
       const hostIp = event.host.spec?.clusterIP;
-      if (hostIp && event.virtual.spec?.clusterIP !== hostIp) {
-        const spec = { ...event.virtual.spec, clusterIP: hostIp, clusterIPs: event.host.spec?.clusterIPs ?? [hostIp] };
-        return { recreateVirtual: { ...event.virtual, spec } };
+      if (hostIp && hostIp !== 'None' && (inPassage(event.virtual) || event.virtual.spec?.clusterIP !== hostIp)) {
+        return { virtualSteps: clusterIpPassage(event.virtual, hostIp, event.host.spec?.clusterIPs) };
       }
       const virtual = structuredClone(event.virtual);
       const host = structuredClone(event.host);

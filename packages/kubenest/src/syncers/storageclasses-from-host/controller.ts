@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { CORE, Informer, isNotFound, type KubeObject } from '@kubenest/kube';
+import { CORE, type KubeObject } from '@kubenest/kube';
 import { CONTROLLER_LABEL, ReconcileLoop, type LabelSelector, type Labels, type SyncContext } from '@kubenest/sync';
 
 export type StorageClass = KubeObject & {
@@ -93,30 +93,27 @@ export interface StorageClassesFromHostOptions {
  */
 export function storageClassesFromHost(ctx: SyncContext, options: StorageClassesFromHostOptions = {}): ReconcileLoop {
   const ref = CORE['storageclasses']!;
-  const hostClasses = new Informer<StorageClass>(ctx.host.resourceFor<StorageClass>(ref));
-  const virtualClasses = new Informer<StorageClass>(ctx.virtual.resourceFor<StorageClass>(ref));
+  const hostClasses = ctx.host.newInformer<StorageClass>(ref);
+  const virtualClasses = ctx.virtual.newInformer<StorageClass>(ref);
+  const classes = ctx.virtual.resourceFor<StorageClass>(ref);
   const loop = new ReconcileLoop('storageclasses-from-host', async (name) => {
-    const action = decideStorageClass(hostClasses.store.get(name), virtualClasses.store.get(name), options.selector);
-    const current = virtualClasses.store.get(name);
+    const current = await virtualClasses.get(name);
+    const action = decideStorageClass(await hostClasses.get(name), current, options.selector);
     switch (action.kind) {
       case 'none':
         return;
       case 'create':
-        await ctx.writer.create('virtual', ref, action.object);
+        await classes.create(action.object);
         return;
       case 'update':
-        await ctx.writer.update('virtual', ref, action.object);
+        await classes.update(action.object);
         return;
       case 'replace':
-        await ctx.writer.delete('virtual', ref, undefined, name, current?.metadata?.uid);
-        await ctx.writer.create('virtual', ref, action.object);
+        if (current) await classes.deleteExactly(current);
+        await classes.create(action.object);
         return;
       case 'delete':
-        try {
-          await ctx.writer.delete('virtual', ref, undefined, name, action.uid);
-        } catch (error) {
-          if (!isNotFound(error)) throw error;
-        }
+        await classes.deleteExactly({ metadata: { name, uid: action.uid } });
     }
   }, { workers: 2, ...(options.onError ? { onError: options.onError } : {}) });
   const byName = (object: KubeObject): string[] => [object.metadata?.name ?? ''];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { hostsRewrite } from './workloads.ts';
+import { hostsRewrite } from './registry.ts';
 
 describe('hostsRewrite (sync.toHost.pods.rewriteHosts)', () => {
   const ownId = (id: number | undefined): number => (!id ? 1001 : id);

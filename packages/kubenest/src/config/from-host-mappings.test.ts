@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FromHostMappings, mappingProblems } from './mappings.ts';
+import { FromHostMappings, mappingProblems } from './from-host-mappings.ts';
 
 describe('from-host mappings', () => {
   const mappings = new FromHostMappings({

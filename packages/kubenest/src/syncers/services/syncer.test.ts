@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MetadataTranslator, NameTranslator, type SyncContext } from '@kubenest/sync';
+import { CLUSTER_IP_PASSAGE_NAME, SPEC_BEFORE_PASSAGE_ANNOTATION, clusterIpPassage, serviceSyncer, type Service } from './syncer.ts';
+
+// Translation only: no client is touched.
+const ctx = { names: new NameTranslator('demo', 'vc-demo'), meta: new MetadataTranslator('demo', 'vc-demo'), vclusterName: 'demo', hostNamespace: 'vc-demo' } as unknown as SyncContext;
+
+const nodePortService: Service = {
+  apiVersion: 'v1', kind: 'Service',
+  metadata: { name: 'web', namespace: 'default', uid: 'u1', resourceVersion: '7', labels: { app: 'web' }, annotations: { team: 'a' } },
+  spec: {
+    type: 'NodePort', clusterIP: '10.96.0.50', clusterIPs: ['10.96.0.50'], ipFamilies: ['IPv4'], selector: { app: 'web' },
+    ports: [{ port: 80, targetPort: 8080, nodePort: 30080 }], externalTrafficPolicy: 'Local', sessionAffinity: 'ClientIP',
+  },
+};
+
+describe('clusterIpPassage', () => {
+  it('passes through ExternalName and arrives with the host\'s ClusterIP, everything else as it was', () => {
+    const [passing, arrived, ...rest] = clusterIpPassage(nodePortService, '10.96.7.7', ['10.96.7.7']);
+    assert.equal(rest.length, 0);
+    assert.deepEqual(passing!.spec, { type: 'ExternalName', externalName: CLUSTER_IP_PASSAGE_NAME, selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] });
+    assert.deepEqual(JSON.parse(passing!.metadata!.annotations![SPEC_BEFORE_PASSAGE_ANNOTATION]!), nodePortService.spec);
+    assert.equal(passing!.metadata?.uid, 'u1', 'the same object, updated in place');
+    assert.deepEqual(arrived!.spec, { ...nodePortService.spec, clusterIP: '10.96.7.7', clusterIPs: ['10.96.7.7'] });
+    assert.deepEqual(arrived!.metadata?.annotations, { team: 'a' }, 'the stash is removed, the user\'s annotations stay');
+    assert.deepEqual(arrived!.metadata?.labels, { app: 'web' });
+  });
+
+  it('finishes a passage found half-way from the stashed spec, in one step', () => {
+    const [passing] = clusterIpPassage(nodePortService, '10.96.7.7', undefined);
+    const steps = clusterIpPassage(passing!, '10.96.7.8', ['10.96.7.8']);
+    assert.equal(steps.length, 1);
+    assert.deepEqual(steps[0]!.spec, { ...nodePortService.spec, clusterIP: '10.96.7.8', clusterIPs: ['10.96.7.8'] });
+    assert.equal(steps[0]!.metadata?.annotations?.[SPEC_BEFORE_PASSAGE_ANNOTATION], undefined);
+  });
+
+  it('is what sync asks for when the ClusterIPs differ, and nothing else is written then', async () => {
+    const host: Service = { metadata: { name: 'web-x-default-x-demo', namespace: 'vc-demo' }, spec: { clusterIP: '10.96.7.7', clusterIPs: ['10.96.7.7'] } };
+    const result = await serviceSyncer().sync(ctx, { virtual: nodePortService, host, virtualOld: undefined, hostOld: undefined });
+    assert.deepEqual(Object.keys(result), ['virtualSteps']);
+    assert.equal(result.virtualSteps?.length, 2);
+    assert.equal(result.virtualSteps?.[1]?.spec?.clusterIP, '10.96.7.7');
+  });
+
+  it('builds the host copy from the stashed spec when the host copy is made mid-passage', async () => {
+    const [passing] = clusterIpPassage(nodePortService, '10.96.7.7', undefined);
+    const host = await serviceSyncer().toHost(ctx, passing!);
+    assert.equal(host.spec?.type, 'NodePort');
+    assert.equal(host.spec?.clusterIP, undefined, 'the host allocates its own');
+    assert.equal(host.metadata?.annotations?.[SPEC_BEFORE_PASSAGE_ANNOTATION], undefined);
+    assert.deepEqual(host.spec?.ports, [{ port: 80, targetPort: 8080, nodePort: undefined }]);
+  });
+});
