@@ -72,4 +72,16 @@ describe('a hooking plugin killed during a bulk sync', () => {
     assert.ok(after.restarts >= 1);
     assert.equal(pidAlive(first.pid!), false);
   });
+
+  it('a refused write is not performed, and a Warning event on the virtual object names the plugin and its message', async () => {
+    assert.equal((await run('kubectl', ['--kubeconfig', vKubeconfig(), 'create', 'configmap', 'refuse-me', '-n', 'bulk', '--from-literal=a=b'])).code, 0);
+    await eventually(async () => {
+      const events = await run('kubectl', ['--kubeconfig', vKubeconfig(), 'get', 'events', '-n', 'bulk', '--field-selector', 'involvedObject.name=refuse-me,reason=PluginRefused',
+        '-o', 'jsonpath={range .items[*]}{.type} {.involvedObject.kind} {.message}{"\\n"}{end}']);
+      assert.match(events.stdout, /Warning ConfigMap plugin "bulk" refused CreatePhysical v1\/ConfigMap vcluster-bulk\/refuse-me-x-bulk-x-bulk: error mutating object: refused by fake/, events.stderr);
+    }, { timeoutMs: 60_000 });
+    const onHost = await host.kubectl('get', 'configmap', 'refuse-me-x-bulk-x-bulk', '-n', 'vcluster-bulk');
+    assert.notEqual(onHost.code, 0, 'the refused ConfigMap must not reach the host');
+    assert.match(onHost.stderr, /NotFound|not found/);
+  });
 });

@@ -114,7 +114,10 @@ async function startSyncersWith(
   const setup = await prepareWorkloads(ctx, spec.values, Number(new URL(plane.server).port));
   // A new set of syncers for every leadership term: a lost term's queues and caches are gone.
   const buildControllers = (): { prerequisites: Runnable[]; controllers: Runnable[] } => {
-    const term = new SyncerTerm(ctx, spec.values, setup, (name, key, error) => progress(`${name} ${key}: ${(error as Error).message}`));
+    const term = new SyncerTerm(ctx, spec.values, setup, (name, key, error) => {
+      progress(`${name} ${key}: ${(error as Error).message}`);
+      plugins.reportError(key, error, virtual);
+    });
     const { prerequisites, syncers } = buildSyncers(term);
     return { prerequisites, controllers: syncers };
   };

@@ -59,10 +59,15 @@ export interface PluginHostOptions {
 
 export class PluginRefusedError extends Error {
   readonly plugin: string;
-  constructor(plugin: string, message: string) {
+  /** The kind the refused operation was on (that of the virtual object its syncer syncs). */
+  readonly apiVersion: string;
+  readonly kind: string;
+  constructor(plugin: string, message: string, apiVersion: string, kind: string) {
     super(message);
     this.name = 'PluginRefusedError';
     this.plugin = plugin;
+    this.apiVersion = apiVersion;
+    this.kind = kind;
   }
 }
 
@@ -342,7 +347,7 @@ export class PluginHost implements ObjectHooks {
           continue;
         }
         runner.log.warn({ hook: what }, `hook refused: ${message}`);
-        throw new PluginRefusedError(name, `plugin "${name}" refused ${what}: ${message}`);
+        throw new PluginRefusedError(name, `plugin "${name}" refused ${what}: ${message}`, apiVersion, kind);
       } finally {
         end();
       }
@@ -351,7 +356,7 @@ export class PluginHost implements ObjectHooks {
     try {
       result = JSON.parse(json);
     } catch (error) {
-      throw new PluginRefusedError(chain.at(-1)!.entry.name, `plugin "${chain.at(-1)!.entry.name}" returned invalid JSON for ${what}: ${(error as Error).message}`);
+      throw new PluginRefusedError(chain.at(-1)!.entry.name, `plugin "${chain.at(-1)!.entry.name}" returned invalid JSON for ${what}: ${(error as Error).message}`, apiVersion, kind);
     }
     return goMerge(object, result) as T;
   }

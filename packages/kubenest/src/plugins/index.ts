@@ -1,11 +1,11 @@
 import { join } from 'node:path';
-import type { KubeClient } from '@kubenest/kube';
+import { EventRecorder, type KubeClient } from '@kubenest/kube';
 import { NO_HOOKS, type ObjectHooks } from '@kubenest/sync';
 import type { Values } from '../config/values.ts';
 import { kineSocketPath } from '../controlplane/components.ts';
 import type { ClusterLayout } from '../controlplane/control-plane.ts';
 import { pluginEntries } from './entries.ts';
-import { PluginHost } from './host.ts';
+import { PluginHost, PluginRefusedError } from './host.ts';
 import { ensureConfigSecret } from './init-config.ts';
 import { MappingStoreProxy } from './mapping-store.ts';
 
@@ -16,6 +16,11 @@ export { pluginEntries, pluginEntryProblems, resolvePluginPaths, setImageResolve
 export interface Plugins {
   /** The chain the syncer's hooked clients run on every read and write. */
   hooks: ObjectHooks;
+  /**
+   * A syncer's error for a virtual key: a plugin's refusal becomes a Warning event `PluginRefused`
+   * on the virtual object, naming the plugin and its message (the syncer retries with backoff).
+   */
+  reportError(virtualKey: string, error: unknown, virtual: KubeClient): void;
   setLeader(): Promise<void>;
   endTerm(): Promise<void>;
   stop(): Promise<void>;
@@ -24,6 +29,7 @@ export interface Plugins {
 
 const NONE: Plugins = {
   hooks: NO_HOOKS,
+  reportError: () => {},
   setLeader: () => Promise.resolve(),
   endTerm: () => Promise.resolve(),
   stop: () => Promise.resolve(),
@@ -40,6 +46,7 @@ export async function startPlugins(o: {
   await ensureConfigSecret(o.host, o.name, o.hostNamespace, o.values);
   const mappingStore = await MappingStoreProxy.start(join(o.layout.dataDir, 'plugins', 'pki'), kineSocketPath(o.layout.dataDir));
   let host: PluginHost;
+  let recorder: EventRecorder | undefined;
   try {
     host = await PluginHost.start({
       vclusterName: o.name, hostNamespace: o.hostNamespace, values: o.values, host: o.host.rest.config,
@@ -52,6 +59,13 @@ export async function startPlugins(o: {
   }
   return {
     hooks: host,
+    reportError: (virtualKey, error, virtual) => {
+      if (!(error instanceof PluginRefusedError)) return;
+      recorder ??= new EventRecorder(virtual.rest, 'kubenest-plugins');
+      const [namespace, name] = virtualKey.includes('/') ? virtualKey.split('/') : [undefined, virtualKey];
+      const object = { apiVersion: error.apiVersion, kind: error.kind, metadata: { name, ...(namespace ? { namespace } : {}) } };
+      void recorder.record(object, 'Warning', 'PluginRefused', error.message).catch(() => {});
+    },
     setLeader: () => host.setLeader(),
     endTerm: () => host.endTerm(),
     stop: async () => {

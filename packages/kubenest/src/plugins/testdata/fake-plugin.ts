@@ -49,11 +49,11 @@ if (mode === 'garbage') {
       const { type, object } = call.request;
       note(`mutate ${type}`);
       const parsed = JSON.parse(object) as { metadata?: { name?: string; labels?: Record<string, string> }; data?: Record<string, string> };
-      if (parsed.metadata?.name === 'refuse-me') {
+      if (parsed.metadata?.name?.startsWith('refuse-me')) {
         callback({ code: grpc.status.UNKNOWN, details: 'error mutating object: refused by fake' });
         return;
       }
-      if (parsed.metadata?.name === 'hang') return; // never answers
+      if (parsed.metadata?.name?.startsWith('hang')) return; // never answers
       // Replaces the labels with only its own: the host's Go merge keeps the others.
       parsed.metadata = { ...parsed.metadata, labels: { [`hooked-by-${config.label ?? 'fake'}`]: 'yes' } };
       callback(null, { mutated: true, object: JSON.stringify(parsed) });
