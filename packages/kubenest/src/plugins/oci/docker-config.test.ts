@@ -27,7 +27,7 @@ describe('findRegistryAuth', () => {
     const path = config({ auths: { '127.0.0.1:5000': { auth: b64('alice:pa:ss') }, 'ghcr.io': { username: 'bob', password: 'tok' } } });
     assert.deepEqual(findRegistryAuth('127.0.0.1:5000', path), { kind: 'basic', username: 'alice', password: 'pa:ss', source: `auths["127.0.0.1:5000"] in ${path}` });
     assert.deepEqual(findRegistryAuth('ghcr.io', path), { kind: 'basic', username: 'bob', password: 'tok', source: `auths["ghcr.io"] in ${path}` });
-    assert.deepEqual(findRegistryAuth('quay.io', path), { kind: 'anonymous' });
+    assert.deepEqual(findRegistryAuth('quay.io', path), { kind: 'anonymous', configPath: path });
   });
 
   it("finds Docker Hub under docker login's https://index.docker.io/v1/ key, and hosts written with a scheme", () => {
@@ -47,11 +47,11 @@ describe('findRegistryAuth', () => {
     assert.deepEqual(findRegistryAuth('gcr.io', path), { kind: 'helper', helper: 'docker-credential-gcloud', source: `credHelpers["gcr.io"] in ${path}` });
     assert.deepEqual(findRegistryAuth('ghcr.io', path), { kind: 'helper', helper: 'docker-credential-desktop', source: `credsStore in ${path}` });
     // No entry at all: docker would ask the store, which knows nothing either; anonymous access is tried.
-    assert.deepEqual(findRegistryAuth('quay.io', path), { kind: 'anonymous' });
+    assert.deepEqual(findRegistryAuth('quay.io', path), { kind: 'anonymous', configPath: path });
   });
 
   it('is anonymous without a config file, and names the file when it is broken', () => {
-    assert.deepEqual(findRegistryAuth('ghcr.io', join(dir, 'absent.json')), { kind: 'anonymous' });
+    assert.deepEqual(findRegistryAuth('ghcr.io', join(dir, 'absent.json')), { kind: 'anonymous', configPath: join(dir, 'absent.json') });
     const broken = config('{ "auths": ');
     assert.throws(() => findRegistryAuth('ghcr.io', broken), (error: unknown) => error instanceof DockerConfigError && error.message.includes(broken) && /not valid JSON/.test(error.message));
     const badAuth = config({ auths: { 'ghcr.io': { auth: b64('no-colon') } } });

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { DOCKER_HUB } from './reference.ts';
 
 export type RegistryAuth =
-  | { kind: 'anonymous' }
+  /** No credentials for the registry in `configPath` (which may not exist). */
+  | { kind: 'anonymous'; configPath: string }
   | { kind: 'basic'; username: string; password: string; source: string }
   | { kind: 'identity-token'; token: string; source: string }
   /** The credentials are kept by a credential helper, which kubenest does not run. */
@@ -45,7 +46,7 @@ export function findRegistryAuth(registry: string, configPath: string = dockerCo
   try {
     text = readFileSync(configPath, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'anonymous' };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'anonymous', configPath };
     throw new DockerConfigError(`cannot read the docker config file ${configPath}: ${(error as Error).message}`);
   }
   let config: DockerConfig;
@@ -83,5 +84,5 @@ export function findRegistryAuth(registry: string, configPath: string = dockerCo
   if (typeof config.credsStore === 'string' && config.credsStore !== '' && entry !== undefined) {
     return { kind: 'helper', helper: `docker-credential-${config.credsStore}`, source: `credsStore in ${configPath}` };
   }
-  return { kind: 'anonymous' };
+  return { kind: 'anonymous', configPath };
 }
