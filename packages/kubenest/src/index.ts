@@ -59,3 +59,5 @@ export { podSyncer } from './syncers/pods/syncer.ts';
 export type { PodSyncerOptions } from './syncers/pods/syncer.ts';
 export { translatePod, hostAccessRequests, podReferences } from './syncers/pods/translate.ts';
 export type { Pod, PodTranslation } from './syncers/pods/translate.ts';
+export { PluginImageError, defaultPluginCacheDir, readCachedImage, resolvePluginImage } from './plugins/oci/index.ts';
+export type { PluginImageErrorReason, ResolvePluginImageOptions, ResolvedPluginImage } from './plugins/oci/index.ts';
