@@ -55,6 +55,8 @@ class RegistryFront {
   url = '';
   tokenRequests: { scope: string | null; service: string | null; authorization: string | undefined }[] = [];
   corruptBlobs = false;
+  /** Appends a space to manifests: still JSON, another digest. */
+  alterManifests = false;
   requireBearer = true;
   private readonly server = createServer((req, res) => { void this.handle(req, res); });
   private readonly upstream: string;
@@ -97,6 +99,7 @@ class RegistryFront {
       body = Buffer.from(body);
       body[body.length >> 1] = (body[body.length >> 1] ?? 0) ^ 0xff;
     }
+    if (this.alterManifests && url.pathname.includes('/manifests/')) body = Buffer.concat([body, Buffer.from(' ')]);
     const headers: Record<string, string> = {};
     for (const name of ['content-type', 'docker-content-digest']) {
       const value = upstream.headers.get(name);
@@ -216,7 +219,7 @@ describe('plugin images from an OCI registry on loopback', () => {
     assert.equal(front.tokenRequests[0]?.authorization, undefined, 'anonymous: no Authorization to the token service');
   });
 
-  it('refuses a blob that does not match its digest and keeps nothing of it', async () => {
+  it('refuses a blob or a manifest that does not match its digest and keeps nothing of it', async () => {
     front.requireBearer = false;
     front.corruptBlobs = true;
     const image = `${front.url}/plugins/docker:v1`;
@@ -227,6 +230,17 @@ describe('plugin images from an OCI registry on loopback', () => {
       front.corruptBlobs = false;
     }
     assert.deepEqual(readdirSync(cacheDir).filter((name) => name.startsWith('sha256-')), [], 'no cache entry and no partial directory');
+    front.alterManifests = true;
+    try {
+      // By tag: the body against the registry's Docker-Content-Digest; by digest: against the reference.
+      await refused(resolvePluginImage('tampered', image, { cacheDir }), 'digest', 'tampered', image,
+        /the manifest plugins\/docker:v1 hashes to sha256:[a-f0-9]{64}, not sha256:[a-f0-9]{64}: refused/);
+      const pinned = `${front.url}/plugins/docker@${digests['plugins/docker:v1']}`;
+      await refused(resolvePluginImage('tampered', pinned, { cacheDir }), 'digest', 'tampered', pinned,
+        new RegExp(`the manifest plugins/docker@${digests['plugins/docker:v1']} hashes to sha256:[a-f0-9]{64}, not ${digests['plugins/docker:v1']}: refused`));
+    } finally {
+      front.alterManifests = false;
+    }
     const good = await resolvePluginImage('tampered', image, { cacheDir });
     assert.equal(runPlugin(good.executable), 'kubenest-test-plugin v2');
   });

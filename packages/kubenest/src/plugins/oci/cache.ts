@@ -4,10 +4,10 @@
  *
  *   sha256-<hex>/plugin/...      the image's /plugin directory, keyed by the image manifest's digest
  *   sha256-<hex>/image.json      what was pulled (written last: an entry without it is not used)
- *   sha256-<hex>.partial-<pid>/  a pull under way; left-overs of dead processes are removed
+ *   sha256-<hex>.partial-<pid>-<random>/  a pull under way; left-overs of dead processes are removed
  *   refs/<sha256 of reference>.json  a tag or an index digest -> the manifest digest it resolved to
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, realpathSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { writeFileAtomic } from '../../controlplane/files.ts';
@@ -118,9 +118,9 @@ export async function commitEntry(root: string, partial: string, record: ImageRe
 
 export function partialDir(root: string, digest: string): string {
   mkdirSync(root, { recursive: true });
-  const dir = `${entryDir(root, digest)}.partial-${process.pid}`;
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
+  // pid and a random part: two pulls of one image in one process get their own directories.
+  const dir = `${entryDir(root, digest)}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
+  mkdirSync(dir);
   return dir;
 }
 
@@ -128,7 +128,7 @@ export function partialDir(root: string, digest: string): string {
 export function removeStalePartials(root: string): void {
   if (!existsSync(root)) return;
   for (const name of readdirSync(root)) {
-    const pid = /\.partial-(\d+)$/.exec(name)?.[1];
+    const pid = /\.partial-(\d+)-[0-9a-f]+$/.exec(name)?.[1];
     if (pid && Number(pid) !== process.pid && !isAlive(Number(pid))) rmSync(join(root, name), { recursive: true, force: true });
   }
 }

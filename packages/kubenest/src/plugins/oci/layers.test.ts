@@ -3,7 +3,7 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, readlink
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { gzipSync } from 'node:zlib';
+import { gzipSync, zstdCompressSync } from 'node:zlib';
 import tarStream from 'tar-stream';
 import { LayerError, applyLayerFile, classifyEntry, normalizeEntryPath, symlinkTarget } from './layers.ts';
 
@@ -14,7 +14,7 @@ type Entry = { name: string; type?: 'file' | 'directory' | 'symlink' | 'link' | 
 
 let n = 0;
 /** Writes a layer tar (gzip unless told otherwise) holding `entries`, returns its path. */
-async function layer(entries: Entry[], compress = true): Promise<string> {
+async function layer(entries: Entry[], compress: boolean | 'zstd' = true): Promise<string> {
   const pack = tarStream.pack();
   const chunks: Buffer[] = [];
   pack.on('data', (chunk) => { chunks.push(chunk as Buffer); });
@@ -28,8 +28,8 @@ async function layer(entries: Entry[], compress = true): Promise<string> {
   pack.finalize();
   await done;
   const tar = Buffer.concat(chunks);
-  const path = join(work, `layer-${n++}.tar${compress ? '.gz' : ''}`);
-  writeFileSync(path, compress ? gzipSync(tar) : tar);
+  const path = join(work, `layer-${n++}.tar${compress === 'zstd' ? '.zst' : compress ? '.gz' : ''}`);
+  writeFileSync(path, compress === 'zstd' ? zstdCompressSync(tar) : compress ? gzipSync(tar) : tar);
   return path;
 }
 
@@ -82,7 +82,7 @@ describe('entry names', () => {
 });
 
 describe('applyLayerFile', () => {
-  it('extracts only /plugin, keeping modes, from gzip and plain tars', async () => {
+  it('extracts only /plugin, keeping modes, from gzip, plain and zstd tars', async () => {
     const root = freshRoot();
     await applyLayerFile(await layer([
       { name: 'etc/passwd', content: 'root' },
@@ -90,7 +90,8 @@ describe('applyLayerFile', () => {
       { name: 'plugin/plugin', content: '#!/bin/sh\necho one\n', mode: 0o4755 },
     ]), root, 'plugin');
     await applyLayerFile(await layer([{ name: './plugin/data/config.yaml', content: 'a: 1' }], false), root, 'plugin');
-    assert.deepEqual(tree(root), { 'plugin/data': '/', 'plugin/data/config.yaml': 'a: 1', 'plugin/plugin': '#!/bin/sh\necho one\n' });
+    await applyLayerFile(await layer([{ name: 'plugin/data/zstd.txt', content: 'z' }], 'zstd'), root, 'plugin');
+    assert.deepEqual(tree(root), { 'plugin/data': '/', 'plugin/data/config.yaml': 'a: 1', 'plugin/data/zstd.txt': 'z', 'plugin/plugin': '#!/bin/sh\necho one\n' });
     assert.equal(existsSync(join(root, 'etc')), false);
     assert.equal(statSync(join(root, 'plugin/plugin')).mode & 0o7777, 0o755, 'the set-uid bit is dropped, the execute bits kept');
   });
