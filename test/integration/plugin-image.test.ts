@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PluginImageError, resolvePluginImage, type PluginImageErrorReason } from '@kubenest/kubenest';
-import { crane, startTestRegistry, tempDir, type TestRegistry } from '@kubenest/testing';
+import { crane, pushPluginImage, startTestRegistry, tempDir, type TestRegistry } from '@kubenest/testing';
 
 const AMD64 = { os: 'linux', architecture: 'amd64' };
 
@@ -178,6 +178,16 @@ describe('plugin images from an OCI registry on loopback', () => {
     const again = await resolvePluginImage('hooks', image, { cacheDir });
     assert.equal(again.source, 'cache');
     assert.equal(again.executable, pulled.executable);
+  });
+
+  it('pulls a one-layer image made by pushPluginImage (the helper plugin tests use), with its extra files', async () => {
+    const executable = join(root.path, 'single-plugin');
+    writeFileSync(executable, '#!/bin/sh\necho single $(cat "$(dirname "$0")/config/name")\n', { mode: 0o755 });
+    const image = `${open.host}/plugins/single:v1`;
+    const digest = await pushPluginImage(image, executable, { files: { 'config/name': 'from-the-image' }, platform: 'linux/amd64', oci: true });
+    const pulled = await resolvePluginImage('single', image, { cacheDir: cache() });
+    assert.equal(pulled.digest, digest);
+    assert.equal(runPlugin(pulled.executable), 'single from-the-image');
   });
 
   it('takes linux/amd64 from a multi-arch OCI index, by tag and by the index digest', async () => {

@@ -140,5 +140,5 @@ export async function cliSandbox(prefix = 'kn-cli-'): Promise<CliSandbox> {
     },
   };
 }
-export { crane, ociTools, startTestRegistry } from './oci-registry.ts';
-export type { OciTools, StartRegistryOptions, TestRegistry } from './oci-registry.ts';
+export { crane, ociTools, pushPluginImage, startTestRegistry } from './oci-registry.ts';
+export type { OciTools, PushPluginOptions, StartRegistryOptions, TestRegistry } from './oci-registry.ts';

@@ -6,7 +6,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -215,4 +216,41 @@ export async function crane(args: string[], options: { dockerConfigDir?: string 
       else reject(new Error(`crane ${args.join(' ')} failed (exit ${code}): ${stderr.trim()}`));
     });
   });
+}
+
+export interface PushPluginOptions {
+  /** Other files for the image's /plugin directory (path relative to /plugin -> content). */
+  files?: Record<string, string>;
+  /** Sets the image's platform (`linux/amd64`); default: none, as `crane append` leaves it. */
+  platform?: string;
+  /** OCI media types instead of Docker v2. */
+  oci?: boolean;
+  /** A DOCKER_CONFIG directory with credentials for the registry. */
+  dockerConfigDir?: string;
+}
+
+/**
+ * Pushes a one-layer plugin image whose /plugin/plugin is a copy of `executable` (a test's Go
+ * plugin, for example) to `reference` (`127.0.0.1:PORT/repo:tag`); returns its manifest digest.
+ */
+export async function pushPluginImage(reference: string, executable: string, options: PushPluginOptions = {}): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'kn-plugin-image-'));
+  try {
+    mkdirSync(join(dir, 'root', 'plugin'), { recursive: true });
+    copyFileSync(executable, join(dir, 'root', 'plugin', 'plugin'));
+    spawnSync('chmod', ['0755', join(dir, 'root', 'plugin', 'plugin')]);
+    for (const [path, content] of Object.entries(options.files ?? {})) {
+      mkdirSync(join(dir, 'root', 'plugin', path, '..'), { recursive: true });
+      writeFileSync(join(dir, 'root', 'plugin', path), content);
+    }
+    const tar = join(dir, 'layer.tar');
+    const packed = spawnSync('tar', ['-C', join(dir, 'root'), '--owner=0', '--group=0', '-cf', tar, 'plugin'], { encoding: 'utf8' });
+    if (packed.status !== 0) throw new Error(`tar failed: ${packed.stderr}`);
+    const auth = { dockerConfigDir: options.dockerConfigDir };
+    await crane(['append', ...(options.oci ? ['--oci-empty-base'] : []), '-f', tar, '-t', reference], auth);
+    if (options.platform) await crane(['mutate', '--set-platform', options.platform, '-t', reference, reference], auth);
+    return await crane(['digest', reference], auth);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
