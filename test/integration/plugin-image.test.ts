@@ -216,6 +216,32 @@ describe('plugin images from an OCI registry on loopback', () => {
       'auth', 'private', image, /refused access \(HTTP 401.*\(credentials from auths\["127\.0\.0\.1:\d+"\] in .*docker-wrong\/config\.json\)/);
   });
 
+  it('asks a credential helper (credsStore) when the registry wants credentials', async () => {
+    const image = `${locked.host}/private/plugin:v1`;
+    const bin = join(root.path, 'helper-bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'docker-credential-kntest'), `#!/bin/sh
+read server
+echo "$server" >> "${join(root.path, 'helper-asked')}"
+[ "$server" = "${locked.host}" ] && echo '{"Username":"alice","Secret":"secret"}' && exit 0
+echo 'credentials not found in native keychain'; exit 1
+`, { mode: 0o755 });
+    const store = join(root.path, 'docker-store');
+    mkdirSync(store, { recursive: true });
+    writeFileSync(join(store, 'config.json'), JSON.stringify({ credsStore: 'kntest' }));
+    const path = process.env['PATH'];
+    process.env['PATH'] = `${bin}:${path ?? ''}`;
+    try {
+      const pulled = await resolvePluginImage('helped', image, { cacheDir: cache(), dockerConfig: join(store, 'config.json') });
+      assert.equal(runPlugin(pulled.executable), 'kubenest-test-plugin v2');
+      // An open registry never asks: the helper is not run for it.
+      await resolvePluginImage('helped', `${open.host}/plugins/docker:v1`, { cacheDir: cache(), dockerConfig: join(store, 'config.json') });
+    } finally {
+      process.env['PATH'] = path;
+    }
+    assert.equal(readFileSync(join(root.path, 'helper-asked'), 'utf8'), `${locked.host}\n`);
+  });
+
   it('answers a Bearer challenge through the token service, with credentials or anonymously', async () => {
     front.requireBearer = true;
     const image = `${front.url}/plugins/docker:v1`;

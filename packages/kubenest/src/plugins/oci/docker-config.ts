@@ -2,9 +2,11 @@
  * Registry credentials from the docker client's config file, as `docker login` writes it:
  * `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. `auths` entries hold `auth`
  * (base64 of `user:password`), or `username`/`password`, or an `identitytoken` (an OAuth2 refresh
- * token). Credential helpers (`credsStore`, `credHelpers`) are not run: a registry whose
- * credentials live only in a helper is reported, and refused when it asks for credentials.
+ * token). Credential helpers (`credsStore`, `credHelpers`) are run as docker runs them
+ * (`docker-credential-<name> get`, the server on stdin), and only when the registry asks for
+ * credentials, so a broken or absent helper does not stop anonymous pulls.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -15,8 +17,8 @@ export type RegistryAuth =
   | { kind: 'anonymous'; configPath: string }
   | { kind: 'basic'; username: string; password: string; source: string }
   | { kind: 'identity-token'; token: string; source: string }
-  /** The credentials are kept by a credential helper, which kubenest does not run. */
-  | { kind: 'helper'; helper: string; source: string };
+  /** The credentials are kept by a credential helper (`docker-credential-<name>`), asked with `server`. */
+  | { kind: 'helper'; helper: string; server: string; source: string };
 
 export class DockerConfigError extends Error {
   constructor(message: string) {
@@ -60,7 +62,7 @@ export function findRegistryAuth(registry: string, configPath: string = dockerCo
 
   for (const [key, helper] of Object.entries(config.credHelpers ?? {})) {
     if (normalizeConfigKey(key) === wanted && typeof helper === 'string') {
-      return { kind: 'helper', helper: `docker-credential-${helper}`, source: `credHelpers["${key}"] in ${configPath}` };
+      return { kind: 'helper', helper: `docker-credential-${helper}`, server: key, source: `credHelpers["${key}"] in ${configPath}` };
     }
   }
   const keys = Object.keys(config.auths ?? {});
@@ -80,9 +82,40 @@ export function findRegistryAuth(registry: string, configPath: string = dockerCo
       return { kind: 'basic', username: entry.username, password: entry.password, source };
     }
   }
-  // `docker login` with a credsStore leaves an empty `auths` entry: the secret is in the helper.
-  if (typeof config.credsStore === 'string' && config.credsStore !== '' && entry !== undefined) {
-    return { kind: 'helper', helper: `docker-credential-${config.credsStore}`, source: `credsStore in ${configPath}` };
+  // `docker login` with a credsStore leaves an empty `auths` entry (or none): the secret is in the store.
+  if (typeof config.credsStore === 'string' && config.credsStore !== '') {
+    const server = key ?? (wanted === DOCKER_HUB ? 'https://index.docker.io/v1/' : registry);
+    return { kind: 'helper', helper: `docker-credential-${config.credsStore}`, server, source: `credsStore in ${configPath}` };
   }
   return { kind: 'anonymous', configPath };
+}
+
+/**
+ * Asks a credential helper for the credentials of `auth.server`, as docker does. A helper that
+ * knows none answers anonymous; a helper that is missing, fails or hangs (10 s) is an error.
+ */
+export function runCredentialHelper(auth: Extract<RegistryAuth, { kind: 'helper' }>, configPath: string, env: NodeJS.ProcessEnv = process.env): RegistryAuth {
+  const ran = spawnSync(auth.helper, ['get'], { input: auth.server, encoding: 'utf8', timeout: 10_000, env });
+  const named = `the credential helper ${auth.helper} (${auth.source})`;
+  if (ran.error) {
+    const code = (ran.error as NodeJS.ErrnoException).code;
+    throw new DockerConfigError(code === 'ENOENT'
+      ? `${named} is not on PATH; install it, or write the credentials into "auths" of ${configPath}`
+      : `${named} failed: ${ran.error.message}`);
+  }
+  if (ran.status !== 0) {
+    const said = `${ran.stdout}${ran.stderr}`.trim();
+    if (/credentials not found/i.test(said)) return { kind: 'anonymous', configPath };
+    throw new DockerConfigError(`${named} exited ${ran.status ?? ran.signal}: ${said.slice(0, 300)}`);
+  }
+  let answer: { Username?: unknown; Secret?: unknown };
+  try {
+    answer = JSON.parse(ran.stdout) as { Username?: unknown; Secret?: unknown };
+  } catch {
+    throw new DockerConfigError(`${named} printed something that is not JSON`);
+  }
+  if (typeof answer.Secret !== 'string' || answer.Secret === '') return { kind: 'anonymous', configPath };
+  const source = `${auth.helper} (${auth.source})`;
+  if (answer.Username === '<token>') return { kind: 'identity-token', token: answer.Secret, source };
+  return { kind: 'basic', username: typeof answer.Username === 'string' ? answer.Username : '', password: answer.Secret, source };
 }

@@ -102,15 +102,16 @@ export async function resolvePluginImage(pluginName: string, imageRef: string, o
   }
 
   let auth: RegistryAuth;
+  const configPath = options.dockerConfig ?? dockerConfigPath();
   try {
-    auth = findRegistryAuth(ref.registry, options.dockerConfig ?? dockerConfigPath());
+    auth = findRegistryAuth(ref.registry, configPath);
   } catch (error) {
     if (error instanceof DockerConfigError) fail('config', error.message);
     throw error;
   }
   const plain = options.plainHttp ?? isLoopbackRegistry(ref.registry);
   const client = new RegistryClient({
-    baseUrl: `${plain ? 'http' : 'https'}://${registryApiHost(ref.registry)}`, repository: ref.repository, auth,
+    baseUrl: `${plain ? 'http' : 'https'}://${registryApiHost(ref.registry)}`, repository: ref.repository, auth, configPath,
     connectTimeoutMs: options.connectTimeoutMs,
   });
   const platform = options.platform ?? hostPlatform();

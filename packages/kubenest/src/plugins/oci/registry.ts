@@ -11,7 +11,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Agent, request, type Dispatcher } from 'undici';
 import { parseChallenges } from './challenge.ts';
-import type { RegistryAuth } from './docker-config.ts';
+import { DockerConfigError, runCredentialHelper, type RegistryAuth } from './docker-config.ts';
 import { MANIFEST_ACCEPT } from './manifest.ts';
 
 export type RegistryErrorKind = 'unreachable' | 'auth' | 'not-found' | 'digest' | 'protocol';
@@ -30,6 +30,8 @@ export interface RegistryClientOptions {
   baseUrl: string;
   repository: string;
   auth: RegistryAuth;
+  /** The docker config file the credentials came from (named in errors). */
+  configPath: string;
   /** Connect timeout; the default is 15 s. */
   connectTimeoutMs?: number;
   /** Time allowed between response headers or body chunks; the default is 60 s. */
@@ -151,11 +153,16 @@ export class RegistryClient {
   async #authorize(header: string, what: string): Promise<string> {
     const challenges = parseChallenges(header);
     const bearer = challenges.find((c) => c.scheme === 'bearer');
-    const auth = this.#options.auth;
-    if (auth.kind === 'helper') {
-      throw new RegistryError('auth', `${what}: the registry asks for credentials, and those for it are kept by the credential helper ${auth.helper} (${auth.source}), which kubenest does not run. ` +
-        'Write them into "auths" of the docker config file (docker login with the helper disabled), or use a DOCKER_CONFIG directory whose config.json holds them');
+    if (this.#options.auth.kind === 'helper') {
+      // Asked only now that the registry wants credentials.
+      try {
+        this.#options.auth = runCredentialHelper(this.#options.auth, this.#options.configPath);
+      } catch (error) {
+        if (error instanceof DockerConfigError) throw new RegistryError('auth', `${what}: the registry asks for credentials, and ${error.message}`);
+        throw error;
+      }
     }
+    const auth = this.#options.auth;
     if (bearer) return `Bearer ${await this.#token(bearer.params, what)}`;
     if (challenges.some((c) => c.scheme === 'basic')) {
       if (auth.kind !== 'basic') throw new RegistryError('auth', `${what}: the registry asks for a user name and password${this.#authHint()}`);
