@@ -13,7 +13,7 @@
 import { join } from 'node:path';
 import { defaultCacheDir } from '../../controlplane/binaries.ts';
 import { DockerConfigError, dockerConfigPath, findRegistryAuth, type RegistryAuth } from './docker-config.ts';
-import { ManifestError, checkLayers, hostPlatform, parseManifest, selectPlatform, type Platform } from './manifest.ts';
+import { ManifestError, checkLayers, hostPlatform, parseManifest, selectPlatform, type ImageManifest, type Platform } from './manifest.ts';
 import { ImageReferenceError, formatImageReference, isLoopbackRegistry, parseImageReference, registryApiHost, type ImageReference } from './reference.ts';
 import { LayerError, applyLayerFile } from './layers.ts';
 import { RegistryClient, RegistryError } from './registry.ts';
@@ -81,15 +81,12 @@ export async function resolvePluginImage(pluginName: string, imageRef: string, o
   const root = options.cacheDir ?? defaultPluginCacheDir();
   const canonical = formatImageReference(ref);
   const progress = (line: string): void => options.progress?.(`plugin ${pluginName}: ${line}`);
-  removeStalePartials(root);
-
   const fromCache = (digest: string, source: ResolvedPluginImage['source']): ResolvedPluginImage | undefined => {
-    if (checkEntry(root, digest) !== undefined) return undefined;
-    const dir = entryDir(root, digest);
-    const problem = executableProblem(dir);
-    if (problem !== undefined) return undefined;
-    return { executable: join(dir, PLUGIN_DIR, PLUGIN_EXECUTABLE), digest, dir: join(dir, PLUGIN_DIR), reference: canonical, source };
+    if (checkEntry(root, digest) !== undefined || executableProblem(entryDir(root, digest)) !== undefined) return undefined;
+    const dir = join(entryDir(root, digest), PLUGIN_DIR);
+    return { executable: join(dir, PLUGIN_EXECUTABLE), digest, dir, reference: canonical, source };
   };
+  removeStalePartials(root);
 
   // A digest names its content for good: a cached copy needs no registry.
   if (ref.digest !== undefined) {
@@ -101,8 +98,8 @@ export async function resolvePluginImage(pluginName: string, imageRef: string, o
     }
   }
 
-  let auth: RegistryAuth;
   const configPath = options.dockerConfig ?? dockerConfigPath();
+  let auth: RegistryAuth;
   try {
     auth = findRegistryAuth(ref.registry, configPath);
   } catch (error) {
@@ -115,11 +112,11 @@ export async function resolvePluginImage(pluginName: string, imageRef: string, o
     connectTimeoutMs: options.connectTimeoutMs,
   });
   const platform = options.platform ?? hostPlatform();
-  const platformName = [platform.os, platform.architecture, platform.variant].filter(Boolean).join('/');
+  let asked = false; // whether the registry answered the first manifest request
   try {
-    let top;
+    let image: ChosenManifest;
     try {
-      top = await client.manifest(ref.digest ?? ref.tag ?? 'latest');
+      image = await chooseManifest(client, ref, platform, progress);
     } catch (error) {
       if (error instanceof RegistryError && error.kind === 'unreachable' && ref.digest === undefined) {
         const last = lookupRef(root, canonical);
@@ -128,80 +125,99 @@ export async function resolvePluginImage(pluginName: string, imageRef: string, o
           progress(`the registry cannot be reached (${error.message}); using ${last.digest}, which ${canonical} resolved to at ${last.resolvedAt}, from the cache`);
           return cached;
         }
+        error.message += last ? `. The tag ${ref.tag} last resolved to ${last.digest}, which is no longer in the cache (${root})`
+          : `. The tag ${ref.tag} was never resolved on this machine, so there is no cached copy to fall back on`;
+      } else if (error instanceof RegistryError && error.kind === 'unreachable') {
+        error.message += `. ${ref.digest} is not in the cache (${root})`;
       }
       throw error;
     }
-    let manifest = parseManifest(top.body, top.contentType);
-    let digest = top.digest;
-    let indexDigest: string | undefined;
-    if (manifest.kind === 'index') {
-      indexDigest = top.digest;
-      const chosen = selectPlatform(manifest.manifests, platform);
-      progress(`${canonical} is a multi-platform index (${indexDigest}); taking ${platformName}: ${chosen.digest}`);
-      const fetched = await client.manifest(chosen.digest);
-      manifest = parseManifest(fetched.body, fetched.contentType);
-      digest = fetched.digest;
-      if (manifest.kind !== 'manifest') fail('invalid-image', `the index entry ${chosen.digest} for ${platformName} is itself an index`);
-    }
-    if (manifest.kind !== 'manifest') throw new Error('unreachable: an index was replaced by its platform manifest above');
-
+    asked = true;
     const remember = async (): Promise<void> => {
-      if (ref.digest === undefined) await rememberRef(root, canonical, digest);
-      if (indexDigest !== undefined) await rememberRef(root, `${ref.registry}/${ref.repository}@${indexDigest}`, digest);
+      if (ref.digest === undefined) await rememberRef(root, canonical, image.digest);
+      if (image.indexDigest !== undefined) await rememberRef(root, `${ref.registry}/${ref.repository}@${image.indexDigest}`, image.digest);
     };
-    const cached = fromCache(digest, 'cache');
+    const cached = fromCache(image.digest, 'cache');
     if (cached) {
       await remember();
-      progress(`${canonical} is ${digest}, already in the cache`);
+      progress(`${canonical} is ${image.digest}, already in the cache`);
       return cached;
     }
-
-    checkLayers(manifest.layers);
-    const total = manifest.layers.reduce((sum, layer) => sum + layer.size, 0);
-    progress(`pulling ${canonical} (${digest}, ${manifest.layers.length} layer${manifest.layers.length === 1 ? '' : 's'}, ${mib(total)})`);
-    const partial = partialDir(root, digest);
-    try {
-      for (const [i, layer] of manifest.layers.entries()) {
-        const blob = join(partial, `.layer-${i}`);
-        let reported = 0;
-        await client.blob(layer.digest, layer.size, blob, (bytes) => {
-          // About every 16 MiB, so that a slow pull shows it is moving.
-          if (bytes - reported >= 16 * 1024 * 1024) { reported = bytes; progress(`layer ${i + 1}/${manifest.layers.length}: ${mib(bytes)} of ${mib(layer.size)}`); }
-        });
-        await applyLayerFile(blob, partial, PLUGIN_DIR);
-        rmSync(blob, { force: true });
-        progress(`layer ${i + 1}/${manifest.layers.length} ${layer.digest} (${mib(layer.size)}) verified and applied`);
-      }
-      const problem = executableProblem(partial);
-      if (problem !== undefined) fail('no-plugin', `${problem}. A plugin image must hold its executable at /${PLUGIN_DIR}/${PLUGIN_EXECUTABLE}`);
-      const record: ImageRecord = {
-        digest, reference: canonical, indexDigest, platform: platformName, layers: manifest.layers.map((l) => l.digest),
-        pulledAt: new Date().toISOString(), files: listPluginFiles(partial),
-      };
-      await commitEntry(root, partial, record);
-    } finally {
-      rmSync(partial, { recursive: true, force: true });
-    }
+    await pullIntoCache(client, root, canonical, image, progress);
     await remember();
-    const pulled = fromCache(digest, 'pulled');
-    if (!pulled) fail('invalid-image', `the cache entry ${entryDir(root, digest)} was not usable right after the pull: ${checkEntry(root, digest) ?? executableProblem(entryDir(root, digest))}`);
-    progress(`ready: ${pulled?.executable}`);
-    return pulled as ResolvedPluginImage;
+    const pulled = fromCache(image.digest, 'pulled');
+    if (!pulled) return fail('invalid-image', `the cache entry ${entryDir(root, image.digest)} was not usable right after the pull: ${checkEntry(root, image.digest) ?? executableProblem(entryDir(root, image.digest))}`);
+    progress(`ready: ${pulled.executable}`);
+    return pulled;
   } catch (error) {
     if (error instanceof PluginImageError) throw error;
     if (error instanceof RegistryError) {
-      const where = `${ref.registry}/${ref.repository}`;
-      if (error.kind === 'unreachable') {
-        fail('unreachable', `${error.message}. ${ref.digest === undefined ? `The tag ${ref.tag} was never resolved on this machine, so there is no cached copy to fall back on` : `${ref.digest} is not in the cache (${root})`}`);
+      if (error.kind === 'not-found') {
+        fail('not-found', `${error.message}; check the repository (${ref.registry}/${ref.repository}) and the ${asked ? 'image' : ref.digest !== undefined ? 'digest' : 'tag'}`);
       }
-      if (error.kind === 'not-found') fail('not-found', `${error.message}; check the repository (${where}) and the ${ref.digest !== undefined ? 'digest' : 'tag'}`);
-      fail(error.kind === 'auth' ? 'auth' : error.kind === 'digest' ? 'digest' : 'invalid-image', error.message);
+      fail(error.kind === 'unreachable' || error.kind === 'auth' || error.kind === 'digest' ? error.kind : 'invalid-image', error.message);
     }
-    if (error instanceof ManifestError) fail('invalid-image', error.message);
-    if (error instanceof LayerError) fail('invalid-image', error.message);
+    if (error instanceof NoPluginError) fail('no-plugin', error.message);
+    if (error instanceof ManifestError || error instanceof LayerError) fail('invalid-image', error.message);
     throw error;
   } finally {
     await client.close();
+  }
+}
+
+interface ChosenManifest {
+  /** The image manifest's digest: the cache key. */
+  digest: string;
+  manifest: ImageManifest;
+  /** The index it was chosen from, when the reference named one. */
+  indexDigest?: string | undefined;
+  platform: string;
+}
+
+/** The image manifest the reference names; from an index, the one for `platform`. */
+async function chooseManifest(client: RegistryClient, ref: ImageReference, platform: Platform, progress: (line: string) => void): Promise<ChosenManifest> {
+  const platformName = [platform.os, platform.architecture, platform.variant].filter(Boolean).join('/');
+  const top = await client.manifest(ref.digest ?? ref.tag ?? 'latest');
+  const parsed = parseManifest(top.body, top.contentType);
+  if (parsed.kind === 'manifest') return { digest: top.digest, manifest: parsed, platform: platformName };
+  const chosen = selectPlatform(parsed.manifests, platform);
+  progress(`${formatImageReference(ref)} is a multi-platform index (${top.digest}); taking ${platformName}: ${chosen.digest}`);
+  const fetched = await client.manifest(chosen.digest);
+  const manifest = parseManifest(fetched.body, fetched.contentType);
+  if (manifest.kind !== 'manifest') throw new ManifestError(`the index entry ${chosen.digest} for ${platformName} is itself an index`);
+  return { digest: fetched.digest, manifest, indexDigest: top.digest, platform: platformName };
+}
+
+class NoPluginError extends Error {}
+
+/** Downloads and verifies each layer, applies it to a partial directory, checks /plugin/plugin, and commits the entry. */
+async function pullIntoCache(client: RegistryClient, root: string, canonical: string, image: ChosenManifest, progress: (line: string) => void): Promise<void> {
+  const layers = image.manifest.layers;
+  checkLayers(layers);
+  const total = layers.reduce((sum, layer) => sum + layer.size, 0);
+  progress(`pulling ${canonical} (${image.digest}, ${layers.length} layer${layers.length === 1 ? '' : 's'}, ${mib(total)})`);
+  const partial = partialDir(root, image.digest);
+  try {
+    for (const [i, layer] of layers.entries()) {
+      const blob = join(partial, `.layer-${i}`);
+      let reported = 0;
+      await client.blob(layer.digest, layer.size, blob, (bytes) => {
+        // About every 16 MiB, so that a slow pull shows it is moving.
+        if (bytes - reported >= 16 * 1024 * 1024) { reported = bytes; progress(`layer ${i + 1}/${layers.length}: ${mib(bytes)} of ${mib(layer.size)}`); }
+      });
+      await applyLayerFile(blob, partial, PLUGIN_DIR);
+      rmSync(blob, { force: true });
+      progress(`layer ${i + 1}/${layers.length} ${layer.digest} (${mib(layer.size)}) verified and applied`);
+    }
+    const problem = executableProblem(partial);
+    if (problem !== undefined) throw new NoPluginError(`${problem}. A plugin image must hold its executable at /${PLUGIN_DIR}/${PLUGIN_EXECUTABLE}`);
+    const record: ImageRecord = {
+      digest: image.digest, reference: canonical, indexDigest: image.indexDigest, platform: image.platform, layers: layers.map((l) => l.digest),
+      pulledAt: new Date().toISOString(), files: listPluginFiles(partial),
+    };
+    await commitEntry(root, partial, record);
+  } finally {
+    rmSync(partial, { recursive: true, force: true });
   }
 }
 

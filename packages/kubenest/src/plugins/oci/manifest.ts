@@ -44,6 +44,8 @@ export type ParsedManifest =
   | { kind: 'index'; mediaType: string; manifests: Descriptor[] }
   | { kind: 'manifest'; mediaType: string; config: Descriptor; layers: Descriptor[] };
 
+export type ImageManifest = Extract<ParsedManifest, { kind: 'manifest' }>;
+
 export class ManifestError extends Error {
   constructor(message: string) {
     super(message);
