@@ -4,7 +4,7 @@
 // registry going down.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -139,6 +139,10 @@ describe('plugin images from an OCI registry on loopback', () => {
     const arm = layerTar(root.path, 'arm', { 'plugin/plugin': script('kubenest-test-plugin arm64') });
     const none = layerTar(root.path, 'none', { 'bin/tool': script('not a plugin') });
     const notExecutable = layerTar(root.path, 'not-executable', { 'plugin/plugin': ['#!/bin/sh\n', 0o644] });
+    // /plugin/plugin as a symlink to the machine's /bin/sh: extracting it would run a file outside the image.
+    mkdirSync(join(root.path, 'layers', 'escape', 'plugin'), { recursive: true });
+    symlinkSync('/bin/sh', join(root.path, 'layers', 'escape', 'plugin', 'plugin'));
+    const escape = layerTar(root.path, 'escape', {});
 
     const o = open.host;
     await crane(['append', '-f', base, '-f', update, '-t', `${o}/plugins/docker:v1`]);
@@ -150,6 +154,7 @@ describe('plugin images from an OCI registry on loopback', () => {
     await crane(['index', 'append', '-m', `${o}/plugins/multi:arm64`, '-m', `${o}/plugins/multi:amd64`, '-t', `${o}/plugins/multi:v1`]);
     await crane(['append', '-f', none, '-t', `${o}/plugins/none:v1`]);
     await crane(['append', '-f', notExecutable, '-t', `${o}/plugins/not-executable:v1`]);
+    await crane(['append', '-f', escape, '-t', `${o}/plugins/escape:v1`]);
     await crane(['append', '-f', base, '-f', update, '-t', `${locked.host}/private/plugin:v1`], { dockerConfigDir: credentials });
     for (const ref of ['plugins/docker:v1', 'plugins/multi:amd64', 'plugins/multi:v1']) digests[ref] = await crane(['digest', `${o}/${ref}`]);
   });
@@ -281,13 +286,15 @@ echo 'credentials not found in native keychain'; exit 1
     assert.equal(runPlugin(good.executable), 'kubenest-test-plugin v2');
   });
 
-  it('names the plugin and the image for a wrong reference, a missing image, and an image without /plugin/plugin', async () => {
+  it('names the plugin and the image for a wrong reference, a missing image, an image without /plugin/plugin, and a symlink out of /plugin', async () => {
     const cacheDir = cache();
     await refused(resolvePluginImage('bad', 'Plugins/Upper:v1', { cacheDir }), 'reference', 'bad', 'Plugins/Upper:v1', /upper-case/);
     await refused(resolvePluginImage('gone', `${open.host}/plugins/absent:v1`, { cacheDir }), 'not-found', 'gone', `${open.host}/plugins/absent:v1`, /not found in the registry \(HTTP 404: MANIFEST_UNKNOWN manifest unknown\); check the repository \(127\.0\.0\.1:\d+\/plugins\/absent\) and the tag/);
     await refused(resolvePluginImage('gone', `${open.host}/plugins/docker:v9`, { cacheDir }), 'not-found', 'gone', `${open.host}/plugins/docker:v9`, /MANIFEST_UNKNOWN/);
     await refused(resolvePluginImage('empty', `${open.host}/plugins/none:v1`, { cacheDir }), 'no-plugin', 'empty', `${open.host}/plugins/none:v1`, /no \/plugin directory, so no \/plugin\/plugin/);
     await refused(resolvePluginImage('noexec', `${open.host}/plugins/not-executable:v1`, { cacheDir }), 'no-plugin', 'noexec', `${open.host}/plugins/not-executable:v1`, /\/plugin\/plugin is not executable \(mode 644\)/);
+    await refused(resolvePluginImage('escape', `${open.host}/plugins/escape:v1`, { cacheDir }), 'invalid-image', 'escape', `${open.host}/plugins/escape:v1`,
+      /the symlink \/plugin\/plugin -> \/bin\/sh points outside \/plugin; kubenest extracts only \/plugin and refuses links out of it/);
     assert.deepEqual(readdirSync(cacheDir).filter((name) => name.startsWith('sha256-')), [], 'images without a runnable plugin are not cached');
   });
 
