@@ -53,7 +53,13 @@ async function refused(promise: Promise<unknown>, reason: PluginImageErrorReason
  */
 class RegistryFront {
   url = '';
-  tokenRequests: { scope: string | null; service: string | null; authorization: string | undefined }[] = [];
+  tokenRequests: Record<string, string | null | undefined>[] = [];
+  /** Sends blob requests to a second server (another origin), as registries send them to object storage. */
+  redirectBlobs = false;
+  /** The Authorization header each redirected blob request carried to the second server. */
+  storeAuthorizations: (string | undefined)[] = [];
+  private storeUrl = '';
+  private readonly store = createServer((req, res) => { void this.serveStore(req, res); });
   corruptBlobs = false;
   /** Appends a space to manifests: still JSON, another digest. */
   alterManifests = false;
@@ -67,15 +73,38 @@ class RegistryFront {
   async start(): Promise<void> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.url = `127.0.0.1:${(this.server.address() as { port: number }).port}`;
+    await new Promise<void>((resolve) => this.store.listen(0, '127.0.0.1', resolve));
+    this.storeUrl = `http://127.0.0.1:${(this.store.address() as { port: number }).port}`;
   }
 
   async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const server of [this.server, this.store]) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  private async serveStore(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.storeAuthorizations.push(req.headers.authorization);
+    const upstream = await fetch(`http://${this.upstream}${req.url ?? '/'}`);
+    res.writeHead(upstream.status).end(Buffer.from(await upstream.arrayBuffer()));
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', `http://${this.url}`);
+    if (url.pathname === '/token' && req.method === 'POST') {
+      // OAuth2 refresh-token grant, as for an identitytoken from the docker config file.
+      let body = '';
+      for await (const chunk of req) body += String(chunk);
+      const form = new URLSearchParams(body);
+      this.tokenRequests.push({ grant: form.get('grant_type'), refreshToken: form.get('refresh_token'), scope: form.get('scope'), service: form.get('service') });
+      if (form.get('grant_type') !== 'refresh_token' || form.get('refresh_token') !== 'refresh-me') {
+        res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_grant"}');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: `granted:${form.get('scope')}` }));
+      return;
+    }
     if (url.pathname === '/token') {
       this.tokenRequests.push({ scope: url.searchParams.get('scope'), service: url.searchParams.get('service'), authorization: req.headers.authorization });
       if (req.headers.authorization !== `Basic ${Buffer.from('alice:secret').toString('base64')}`) {
@@ -91,6 +120,10 @@ class RegistryFront {
         'www-authenticate': `Bearer realm="http://${this.url}/token",service="kubenest-test"${repo ? `,scope="repository:${repo}:pull"` : ''}`,
         'content-type': 'application/json',
       }).end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+      return;
+    }
+    if (this.redirectBlobs && url.pathname.includes('/blobs/')) {
+      res.writeHead(307, { location: `${this.storeUrl}${url.pathname}` }).end();
       return;
     }
     const upstream = await fetch(`http://${this.upstream}${url.pathname}`, { headers: { accept: req.headers.accept ?? '*/*' } });
@@ -257,7 +290,27 @@ echo 'credentials not found in native keychain'; exit 1
     front.tokenRequests = [];
     await refused(resolvePluginImage('bearer', image, { cacheDir: cache(), dockerConfig: join(root.path, 'none.json') }),
       'auth', 'bearer', image, /token service http:\/\/127\.0\.0\.1:\d+\/token refused anonymous access \(HTTP 401: UNAUTHORIZED bad credentials\)/);
-    assert.equal(front.tokenRequests[0]?.authorization, undefined, 'anonymous: no Authorization to the token service');
+    assert.equal(front.tokenRequests[0]?.['authorization'], undefined, 'anonymous: no Authorization to the token service');
+  });
+
+  it('trades an identity token for a Bearer token, and follows blob redirects to another host without the token', async () => {
+    front.requireBearer = true;
+    front.redirectBlobs = true;
+    front.tokenRequests = [];
+    front.storeAuthorizations = [];
+    const image = `${front.url}/plugins/docker:v1`;
+    const identity = join(root.path, 'docker-identity');
+    mkdirSync(identity, { recursive: true });
+    writeFileSync(join(identity, 'config.json'), JSON.stringify({ auths: { [front.url]: { identitytoken: 'refresh-me' } } }));
+    try {
+      const pulled = await resolvePluginImage('identity', image, { cacheDir: cache(), dockerConfig: join(identity, 'config.json') });
+      assert.equal(runPlugin(pulled.executable), 'kubenest-test-plugin v2');
+    } finally {
+      front.redirectBlobs = false;
+    }
+    assert.deepEqual(front.tokenRequests[0], { grant: 'refresh_token', refreshToken: 'refresh-me', scope: 'repository:plugins/docker:pull', service: 'kubenest-test' });
+    assert.equal(front.storeAuthorizations.length, 2, 'both layers came through the redirect');
+    assert.deepEqual(front.storeAuthorizations, [undefined, undefined], 'the registry token is not sent to another host');
   });
 
   it('refuses a blob or a manifest that does not match its digest and keeps nothing of it', async () => {
