@@ -61,6 +61,8 @@ class RegistryFront {
   private storeUrl = '';
   private readonly store = createServer((req, res) => { void this.serveStore(req, res); });
   corruptBlobs = false;
+  /** Answers this many blob requests with 503 before serving them. */
+  failBlobs = 0;
   /** Appends a space to manifests: still JSON, another digest. */
   alterManifests = false;
   requireBearer = true;
@@ -120,6 +122,11 @@ class RegistryFront {
         'www-authenticate': `Bearer realm="http://${this.url}/token",service="kubenest-test"${repo ? `,scope="repository:${repo}:pull"` : ''}`,
         'content-type': 'application/json',
       }).end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+      return;
+    }
+    if (this.failBlobs > 0 && url.pathname.includes('/blobs/')) {
+      this.failBlobs -= 1;
+      res.writeHead(503, { 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}');
       return;
     }
     if (this.redirectBlobs && url.pathname.includes('/blobs/')) {
@@ -335,8 +342,16 @@ echo 'credentials not found in native keychain'; exit 1
     } finally {
       front.alterManifests = false;
     }
-    const good = await resolvePluginImage('tampered', image, { cacheDir });
+    // A registry that answers 503 to two blob requests: tried again, pulled.
+    front.failBlobs = 2;
+    const lines: string[] = [];
+    const good = await resolvePluginImage('tampered', image, { cacheDir, progress: (line) => lines.push(line) });
+    assert.equal(front.failBlobs, 0);
+    assert.equal(lines.filter((line) => /HTTP 503 \(UNAVAILABLE try later\); trying again/.test(line)).length, 2, lines.join('\n'));
     assert.equal(runPlugin(good.executable), 'kubenest-test-plugin v2');
+    front.failBlobs = 3;
+    await refused(resolvePluginImage('tampered', image, { cacheDir: cache() }), 'unreachable', 'tampered', image, /the blob sha256:[a-f0-9]{64}: the registry answered HTTP 503/);
+    front.failBlobs = 0;
   });
 
   it('names the plugin and the image for a wrong reference, a missing image, an image without /plugin/plugin, and a symlink out of /plugin', async () => {

@@ -22,6 +22,7 @@ import {
   partialDir, readRecord, rememberRef, removeStalePartials, type ImageRecord,
 } from './cache.ts';
 import { rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export { parseImageReference, formatImageReference, type ImageReference } from './reference.ts';
 export type { Platform } from './manifest.ts';
@@ -190,6 +191,8 @@ async function chooseManifest(client: RegistryClient, ref: ImageReference, platf
 
 class NoPluginError extends Error {}
 
+const BLOB_ATTEMPTS = 3;
+
 /** Downloads and verifies each layer, applies it to a partial directory, checks /plugin/plugin, and commits the entry. */
 async function pullIntoCache(client: RegistryClient, root: string, canonical: string, image: ChosenManifest, progress: (line: string) => void): Promise<void> {
   const layers = image.manifest.layers;
@@ -200,11 +203,22 @@ async function pullIntoCache(client: RegistryClient, root: string, canonical: st
   try {
     for (const [i, layer] of layers.entries()) {
       const blob = join(partial, `.layer-${i}`);
-      let reported = 0;
-      await client.blob(layer.digest, layer.size, blob, (bytes) => {
-        // About every 16 MiB, so that a slow pull shows it is moving.
-        if (bytes - reported >= 16 * 1024 * 1024) { reported = bytes; progress(`layer ${i + 1}/${layers.length}: ${mib(bytes)} of ${mib(layer.size)}`); }
-      });
+      // A download cut off or answered 5xx/429 is tried again (BLOB_ATTEMPTS in all, 1 s then 2 s apart); a
+      // blob that arrives whole but wrong is not: the registry would send the same bytes again.
+      for (let attempt = 1; ; attempt++) {
+        let reported = 0;
+        try {
+          await client.blob(layer.digest, layer.size, blob, (bytes) => {
+            // About every 16 MiB, so that a slow pull shows it is moving.
+            if (bytes - reported >= 16 * 1024 * 1024) { reported = bytes; progress(`layer ${i + 1}/${layers.length}: ${mib(bytes)} of ${mib(layer.size)}`); }
+          });
+          break;
+        } catch (error) {
+          if (!(error instanceof RegistryError) || error.kind !== 'unreachable' || attempt >= BLOB_ATTEMPTS) throw error;
+          progress(`layer ${i + 1}/${layers.length}: ${error.message}; trying again (attempt ${attempt + 1} of ${BLOB_ATTEMPTS})`);
+          await sleep(1000 * attempt);
+        }
+      }
       await applyLayerFile(blob, partial, PLUGIN_DIR);
       rmSync(blob, { force: true });
       progress(`layer ${i + 1}/${layers.length} ${layer.digest} (${mib(layer.size)}) verified and applied`);
