@@ -63,3 +63,5 @@ export { startVirtualCluster } from './controlplane/virtual-cluster.ts';
 export type { VirtualClusterSpec } from './controlplane/virtual-cluster.ts';
 export { BUILT_IN_SYNCERS, SyncerTerm, buildSyncers } from './syncers/registry.ts';
 export type { Runnable, SyncerRegistration, WorkloadSetup } from './syncers/registry.ts';
+export { PluginImageError, defaultPluginCacheDir, readCachedImage, resolvePluginImage } from './plugins/oci/index.ts';
+export type { PluginImageErrorReason, ResolvePluginImageOptions, ResolvedPluginImage } from './plugins/oci/index.ts';

@@ -171,3 +171,5 @@ export function resolvedNames(recordFile: string, logDirs: string[]): Set<string
   }
   return names;
 }
+export { crane, ociTools, pushPluginImage, startTestRegistry } from './oci-registry.ts';
+export type { OciTools, PushPluginOptions, StartRegistryOptions, TestRegistry } from './oci-registry.ts';
