@@ -161,6 +161,10 @@ describe('workloads that run to completion', () => {
       assert.ok((status?.restartCount ?? 0) >= 2, `restartCount ${status?.restartCount}`);
       assert.equal(status?.lastState?.terminated?.exitCode, 1);
     }, { timeoutMs: 120_000, intervalMs: 500 });
+    // The marker is kept current: a host pod without it (made by an older kubenest) gets it back.
+    const hk = (...args: string[]): Promise<CommandResult> => run('kubectl', ['--kubeconfig', join(sandbox.hostDir, 'kubeconfig'), ...args]);
+    await ok(hk('-n', HOST_NS, 'annotate', 'pod', 'crashing-x-batch-x-demo', `${RUN_TO_COMPLETION}-`));
+    await eventually(async () => assert.equal((await hostPod('batch', 'crashing')).metadata?.annotations?.[RUN_TO_COMPLETION], 'Pod'), { timeoutMs: 60_000 });
     await ok(vk('-n', 'batch', 'delete', 'pod', 'crashing', '--wait=true', '--timeout=120s'));
   });
 
