@@ -247,6 +247,15 @@ async function acquireBuildLock(lock: string, progress: (line: string) => void):
   }
 }
 
+/** Where a Go tool's cache entry lives: keyed by its pinned version and a hash of its build script. */
+export function goToolEntry(script: string, name: string, cacheDir?: string): { root: string; dir: string; version: string } {
+  const text = readFileSync(script, 'utf8');
+  const version = /^[A-Z_]+_VERSION=(\S+)/m.exec(text)?.[1];
+  if (!version) throw new BinariesError(`${script}: no <NAME>_VERSION= line; pin the version there`);
+  const root = resolve(cacheDir ?? defaultCacheDir(), 'tools');
+  return { root, version, dir: join(root, `${name}-${version}-${createHash('sha256').update(text).digest('hex').slice(0, 12)}`) };
+}
+
 /**
  * A Go tool the tests drive as a user would (helm), built by `tools/<name>/build.sh` into
  * `<cache>/tools/<name>-<version>-<hash of the script>/` on first use, with progress, under the
@@ -255,11 +264,7 @@ async function acquireBuildLock(lock: string, progress: (line: string) => void):
 export async function resolveGoTool(name: string, options: { cacheDir?: string; progress?: (line: string) => void } = {}): Promise<string> {
   const script = resolve(TOOLS_DIR, '..', name, 'build.sh');
   if (!existsSync(script)) throw new BinariesError(`no build script for the tool ${name} (${script})`);
-  const text = readFileSync(script, 'utf8');
-  const version = /^[A-Z_]+_VERSION=(\S+)/m.exec(text)?.[1];
-  if (!version) throw new BinariesError(`${script}: no <NAME>_VERSION= line`);
-  const root = resolve(options.cacheDir ?? defaultCacheDir(), 'tools');
-  const dir = join(root, `${name}-${version}-${createHash('sha256').update(text).digest('hex').slice(0, 12)}`);
+  const { root, dir, version } = goToolEntry(script, name, options.cacheDir);
   const binary = join(dir, name);
   if (isExecutable(binary)) return binary;
   const progress = options.progress ?? (() => {});
