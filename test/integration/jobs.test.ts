@@ -176,7 +176,7 @@ describe('workloads that run to completion', () => {
     const forever = await hostPod('default', 'forever');
     assert.equal(forever.metadata?.annotations?.[RUN_TO_COMPLETION], undefined);
     assert.equal((await hostPod('default', 'once')).metadata?.annotations?.[RUN_TO_COMPLETION], 'Pod');
-    // Both were Running on the host before `once` ended; `forever` is still Running after it.
+    // `once` has ended; `forever`, created first and unmarked, is still Running.
     assert.equal((await hostPod('default', 'forever')).status?.phase, 'Running');
     await ok(vk('delete', 'pod', 'forever', 'once', '--wait=true', '--timeout=120s'));
   });
