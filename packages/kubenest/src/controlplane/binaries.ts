@@ -166,7 +166,7 @@ async function buildIntoCache(root: string, dir: string, progress: (line: string
     rmSync(partial, { recursive: true, force: true });
     const started = Date.now();
     progress(`building Kubernetes binaries into ${dir} (${go.stdout.trim()}); first time only: about 6 min on 2 cores with an empty Go build cache, under 1 min with a warm one`);
-    await runBuild(partial, progress);
+    await runBuild(BUILD_SCRIPT, partial, progress);
     const files: Manifest['files'] = {};
     for (const file of listFiles(partial)) {
       files[file] = { size: statSync(join(partial, file)).size, sha256: await sha256(join(partial, file)) };
@@ -192,11 +192,11 @@ async function buildIntoCache(root: string, dir: string, progress: (line: string
   }
 }
 
-function runBuild(out: string, progress: (line: string) => void): Promise<void> {
+function runBuild(script: string, out: string, progress: (line: string) => void): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const started = Date.now();
     // go.sum is committed and complete: the default -mod=readonly fails loudly instead of editing it.
-    const child = spawn('bash', [BUILD_SCRIPT, out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [script, out], { stdio: ['ignore', 'pipe', 'pipe'] });
     let downloads = 0;
     const tail: string[] = [];
     const onLine = (line: string): void => {
@@ -214,13 +214,13 @@ function runBuild(out: string, progress: (line: string) => void): Promise<void> 
     const stop = (): void => { child.kill('SIGTERM'); };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    child.on('error', (error) => reject(new BinariesError(`could not run ${BUILD_SCRIPT}: ${error.message}`)));
+    child.on('error', (error) => reject(new BinariesError(`could not run ${script}: ${error.message}`)));
     child.on('close', (code, signal) => {
       clearInterval(ticker);
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       if (code === 0) return resolvePromise();
-      reject(new BinariesError(`building the binaries failed (${signal ?? `exit ${code}`}); last output:\n  ${tail.join('\n  ')}\n` +
+      reject(new BinariesError(`${script} failed (${signal ?? `exit ${code}`}); last output:\n  ${tail.join('\n  ')}\n` +
         'If the Go module proxy refused a module, check `go env GOPROXY GOSUMDB` and the network.'));
     });
   });
@@ -244,6 +244,53 @@ async function acquireBuildLock(lock: string, progress: (line: string) => void):
     if (!announced) progress(`another kubenest (pid ${holder || '?'}) is building the binaries; waiting for it`);
     announced = true;
     await sleep(1000);
+  }
+}
+
+/** Where a Go tool's cache entry lives: keyed by its pinned version and a hash of its build script. */
+export function goToolEntry(script: string, name: string, cacheDir?: string): { root: string; dir: string; version: string } {
+  const text = readFileSync(script, 'utf8');
+  const version = /^[A-Z_]+_VERSION=(\S+)/m.exec(text)?.[1];
+  if (!version) throw new BinariesError(`${script}: no <NAME>_VERSION= line; pin the version there`);
+  const root = resolve(cacheDir ?? defaultCacheDir(), 'tools');
+  return { root, version, dir: join(root, `${name}-${version}-${createHash('sha256').update(text).digest('hex').slice(0, 12)}`) };
+}
+
+/**
+ * A Go tool the tests drive as a user would (helm), built by `tools/<name>/build.sh` into
+ * `<cache>/tools/<name>-<version>-<hash of the script>/` on first use, with progress, under the
+ * same lock and atomic rename as the Kubernetes binaries. kubenest itself never runs these.
+ */
+export async function resolveGoTool(name: string, options: { cacheDir?: string; progress?: (line: string) => void } = {}): Promise<string> {
+  const script = resolve(TOOLS_DIR, '..', name, 'build.sh');
+  if (!existsSync(script)) throw new BinariesError(`no build script for the tool ${name} (${script})`);
+  const { root, dir, version } = goToolEntry(script, name, options.cacheDir);
+  const binary = join(dir, name);
+  if (isExecutable(binary)) return binary;
+  const progress = options.progress ?? (() => {});
+  const go = spawnSync('go', ['version'], { encoding: 'utf8' });
+  if (go.error || go.status !== 0) {
+    throw new BinariesError(`${name} is not built yet (${dir}) and there is no Go toolchain to build it: install Go 1.26 or newer (https://go.dev/dl/)`);
+  }
+  mkdirSync(root, { recursive: true });
+  const release = await acquireBuildLock(`${dir}.lock`, progress);
+  try {
+    if (isExecutable(binary)) return binary;
+    const partial = `${dir}.partial-${process.pid}`;
+    rmSync(partial, { recursive: true, force: true });
+    progress(`building ${name} ${version} into ${dir} (${go.stdout.trim()}); first time only`);
+    await runBuild(script, partial, progress);
+    if (!isExecutable(join(partial, name))) throw new BinariesError(`${script} finished without ${name}; see the output above`);
+    // Renamed into place last: a build killed at any point leaves only a *.partial-* directory.
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(partial, dir);
+    return binary;
+  } finally {
+    release();
+    for (const entry of readdirSync(root)) {
+      const pid = /\.partial-(\d+)$/.exec(entry)?.[1];
+      if (pid && !isAlive(Number(pid))) rmSync(join(root, entry), { recursive: true, force: true });
+    }
   }
 }
 
