@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the tools the OCI plugin-image tests use into the directory given as $1: the CNCF
 # distribution registry, crane (go-containerregistry) and a tiny bcrypt htpasswd writer.
-# Called by packages/testing/src/oci-registry.ts, which owns the cache layout, the atomic rename
-# and the manifest; run by hand only to debug a build. Test tooling only: kubenest itself pulls
-# images with its own client (docs/adr/0020-oci-plugin-images.md).
+# Called by resolveGoTools (packages/kubenest/src/controlplane/binaries.ts), which owns the cache
+# entry, the lock and the atomic rename; run by hand only to debug a build. Test tooling only:
+# kubenest itself pulls images with its own client (docs/adr/0020-oci-plugin-images.md).
 set -euo pipefail
 
 REGISTRY_VERSION=v3.1.2

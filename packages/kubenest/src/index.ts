@@ -1,4 +1,4 @@
-export { BINARY_NAMES, BinariesError, cacheKey, checkCacheEntry, resolveBinaries, resolveGoTool, verifyCacheEntry } from './controlplane/binaries.ts';
+export { BINARY_NAMES, BinariesError, cacheKey, checkCacheEntry, resolveBinaries, resolveGoTool, resolveGoTools, verifyCacheEntry } from './controlplane/binaries.ts';
 export type { Binaries, BinaryName } from './controlplane/binaries.ts';
 export { HOST_POD_CIDR, HOST_SERVICE_CIDR, HostCluster, hostPkiLeaves } from './controlplane/host-cluster.ts';
 export { RunningControlPlane, clusterLayout } from './controlplane/control-plane.ts';

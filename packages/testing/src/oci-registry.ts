@@ -1,118 +1,25 @@
 /**
  * A real OCI registry on loopback for the plugin-image tests: the CNCF distribution registry and
  * crane (go-containerregistry), built from the Go module proxy by tools/oci-registry/build.sh into
- * the cache on first use (like the Kubernetes binaries: keyed by versions and a hash of the build
- * inputs, written to a partial directory and renamed into place, never committed).
+ * the cache on first use by resolveGoTools (keyed by versions and a hash of the build inputs,
+ * never committed).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { freePort, isAlive } from '@kubenest/kubenest';
-
-const TOOLS_DIR = resolve(fileURLToPath(import.meta.url), '../../../../tools/oci-registry');
-const BUILD_SCRIPT = join(TOOLS_DIR, 'build.sh');
-const TOOLS = ['registry', 'crane', 'htpasswd'] as const;
-const INPUTS = ['build.sh', 'htpasswd/go.mod', 'htpasswd/go.sum', 'htpasswd/main.go'];
+import { freePort, resolveGoTools } from '@kubenest/kubenest';
 
 export interface OciTools { dir: string; registry: string; crane: string; htpasswd: string }
 
-function cacheRoot(): string {
-  return join(process.env['KUBENEST_CACHE'] ?? join(process.env['XDG_CACHE_HOME'] ?? join(process.env['HOME'] ?? '/root', '.cache'), 'kubenest'), 'tools');
-}
-
-/** `oci-registry-registry-v3.1.2-crane-v0.22.1-<hash of the build inputs>`. */
-export function ociToolsKey(): string {
-  const versions = spawnSync('bash', [BUILD_SCRIPT, '--versions'], { encoding: 'utf8' }).stdout.trim().replace(/[= ]/g, '-');
-  const hash = createHash('sha256');
-  for (const file of INPUTS) hash.update(readFileSync(join(TOOLS_DIR, file)));
-  return `oci-registry-${versions}-${hash.digest('hex').slice(0, 12)}`;
-}
-
 let tools: Promise<OciTools> | undefined;
 
-/** The registry, crane and htpasswd, built into the cache the first time (a few minutes on 2 cores with a cold Go cache). */
+/** The registry, crane and htpasswd, built by tools/oci-registry/build.sh into the cache the first time (a few minutes on 2 cores with a cold Go cache). */
 export function ociTools(progress: (line: string) => void = (line) => process.stderr.write(`[oci-tools] ${line}\n`)): Promise<OciTools> {
-  tools ??= buildOciTools(progress);
+  tools ??= resolveGoTools('oci-registry', ['registry', 'crane', 'htpasswd'], { progress })
+    .then((dir) => ({ dir, registry: join(dir, 'registry'), crane: join(dir, 'crane'), htpasswd: join(dir, 'htpasswd') }));
   return tools;
-}
-
-async function buildOciTools(progress: (line: string) => void): Promise<OciTools> {
-  const root = cacheRoot();
-  const dir = join(root, ociToolsKey());
-  const result = { dir, registry: join(dir, 'registry'), crane: join(dir, 'crane'), htpasswd: join(dir, 'htpasswd') };
-  const complete = (): boolean => existsSync(join(dir, 'manifest.json')) && TOOLS.every((t) => existsSync(join(dir, t)));
-  if (complete()) return result;
-  mkdirSync(root, { recursive: true });
-  const lock = `${dir}.lock`;
-  for (let announced = false; ;) {
-    try {
-      mkdirSync(lock);
-      writeFileSync(join(lock, 'pid'), String(process.pid));
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const holder = Number(readSafe(join(lock, 'pid')));
-    if (holder && !isAlive(holder)) { rmSync(lock, { recursive: true, force: true }); continue; }
-    if (!announced) progress(`another process (pid ${holder || '?'}) is building the OCI test tools; waiting`);
-    announced = true;
-    await sleep(1000);
-  }
-  try {
-    if (complete()) return result;
-    const partial = `${dir}.partial-${process.pid}`;
-    rmSync(partial, { recursive: true, force: true });
-    const started = Date.now();
-    progress(`building the OCI registry, crane and htpasswd into ${dir} (first time only: a few minutes on 2 cores with a cold Go build cache)`);
-    await runBuild(partial, progress);
-    const files = Object.fromEntries(TOOLS.map((t) => [t, statSync(join(partial, t)).size]));
-    writeFileSync(join(partial, 'manifest.json'), JSON.stringify({ key: ociToolsKey(), builtAt: new Date().toISOString(), files }, null, 2) + '\n');
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(partial, dir);
-    progress(`OCI test tools ready in ${Math.round((Date.now() - started) / 1000)}s`);
-    return result;
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-    for (const entry of readdirSync(root)) {
-      const pid = /\.partial-(\d+)$/.exec(entry)?.[1];
-      if (pid && !isAlive(Number(pid))) rmSync(join(root, entry), { recursive: true, force: true });
-    }
-  }
-}
-
-function runBuild(out: string, progress: (line: string) => void): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn('bash', [BUILD_SCRIPT, out], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const tail: string[] = [];
-    const onLine = (line: string): void => {
-      tail.push(line);
-      if (tail.length > 40) tail.shift();
-      if (line.startsWith('==>')) progress(line.slice(4));
-    };
-    createInterface({ input: child.stdout }).on('line', onLine);
-    createInterface({ input: child.stderr }).on('line', onLine);
-    const started = Date.now();
-    const ticker = setInterval(() => progress(`  still building (${((Date.now() - started) / 60_000).toFixed(1)} min)`), 30_000);
-    child.on('error', (error) => { clearInterval(ticker); reject(new Error(`could not run ${BUILD_SCRIPT}: ${error.message}`)); });
-    child.on('close', (code, signal) => {
-      clearInterval(ticker);
-      if (code === 0) resolvePromise();
-      else reject(new Error(`building the OCI test tools failed (${signal ?? `exit ${code}`}); last output:\n  ${tail.join('\n  ')}`));
-    });
-  });
-}
-
-function readSafe(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
 }
 
 export interface TestRegistry {

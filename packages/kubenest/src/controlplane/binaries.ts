@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, renameSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -247,26 +247,36 @@ async function acquireBuildLock(lock: string, progress: (line: string) => void):
   }
 }
 
-/** Where a Go tool's cache entry lives: keyed by its pinned version and a hash of its build script. */
+/**
+ * Where a Go tool's cache entry lives: keyed by its pinned version (the first `<NAME>_VERSION=`
+ * line of its build script) and a hash of every file of its tools/<name>/ folder.
+ */
 export function goToolEntry(script: string, name: string, cacheDir?: string): { root: string; dir: string; version: string } {
   const text = readFileSync(script, 'utf8');
   const version = /^[A-Z_]+_VERSION=(\S+)/m.exec(text)?.[1];
   if (!version) throw new BinariesError(`${script}: no <NAME>_VERSION= line; pin the version there`);
+  const folder = dirname(script);
+  const hash = createHash('sha256');
+  for (const file of (readdirSync(folder, { recursive: true, encoding: 'utf8' })).sort()) {
+    const path = join(folder, file);
+    if (statSync(path).isFile()) hash.update(file).update(readFileSync(path));
+  }
   const root = resolve(cacheDir ?? defaultCacheDir(), 'tools');
-  return { root, version, dir: join(root, `${name}-${version}-${createHash('sha256').update(text).digest('hex').slice(0, 12)}`) };
+  return { root, version, dir: join(root, `${name}-${version}-${hash.digest('hex').slice(0, 12)}`) };
 }
 
 /**
- * A Go tool the tests drive as a user would (helm), built by `tools/<name>/build.sh` into
- * `<cache>/tools/<name>-<version>-<hash of the script>/` on first use, with progress, under the
- * same lock and atomic rename as the Kubernetes binaries. kubenest itself never runs these.
+ * Go tools the tests drive as a user would (helm, an OCI registry and crane), built by
+ * `tools/<name>/build.sh OUT_DIR` into `<cache>/tools/<name>-<version>-<hash>/` on first use, with
+ * progress, under the same lock and atomic rename as the Kubernetes binaries. Returns the
+ * directory holding `executables`. kubenest itself never runs these.
  */
-export async function resolveGoTool(name: string, options: { cacheDir?: string; progress?: (line: string) => void } = {}): Promise<string> {
+export async function resolveGoTools(name: string, executables: readonly string[], options: { cacheDir?: string; progress?: (line: string) => void } = {}): Promise<string> {
   const script = resolve(TOOLS_DIR, '..', name, 'build.sh');
   if (!existsSync(script)) throw new BinariesError(`no build script for the tool ${name} (${script})`);
   const { root, dir, version } = goToolEntry(script, name, options.cacheDir);
-  const binary = join(dir, name);
-  if (isExecutable(binary)) return binary;
+  const complete = (at: string): boolean => executables.every((executable) => isExecutable(join(at, executable)));
+  if (complete(dir)) return dir;
   const progress = options.progress ?? (() => {});
   const go = spawnSync('go', ['version'], { encoding: 'utf8' });
   if (go.error || go.status !== 0) {
@@ -275,16 +285,16 @@ export async function resolveGoTool(name: string, options: { cacheDir?: string; 
   mkdirSync(root, { recursive: true });
   const release = await acquireBuildLock(`${dir}.lock`, progress);
   try {
-    if (isExecutable(binary)) return binary;
+    if (complete(dir)) return dir;
     const partial = `${dir}.partial-${process.pid}`;
     rmSync(partial, { recursive: true, force: true });
     progress(`building ${name} ${version} into ${dir} (${go.stdout.trim()}); first time only`);
     await runBuild(script, partial, progress);
-    if (!isExecutable(join(partial, name))) throw new BinariesError(`${script} finished without ${name}; see the output above`);
+    if (!complete(partial)) throw new BinariesError(`${script} finished without ${executables.join(', ')}; see the output above`);
     // Renamed into place last: a build killed at any point leaves only a *.partial-* directory.
     rmSync(dir, { recursive: true, force: true });
     renameSync(partial, dir);
-    return binary;
+    return dir;
   } finally {
     release();
     for (const entry of readdirSync(root)) {
@@ -292,6 +302,11 @@ export async function resolveGoTool(name: string, options: { cacheDir?: string; 
       if (pid && !isAlive(Number(pid))) rmSync(join(root, entry), { recursive: true, force: true });
     }
   }
+}
+
+/** One Go tool named like its folder (helm): the path of its executable. */
+export async function resolveGoTool(name: string, options: { cacheDir?: string; progress?: (line: string) => void } = {}): Promise<string> {
+  return join(await resolveGoTools(name, [name], options), name);
 }
 
 function stagesBeside(dir: string): string[] {
