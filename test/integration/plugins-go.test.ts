@@ -4,9 +4,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
-import { REPO_ROOT, eventually, kubenest, pidAlive, run, sdkExamplePlugins, sdkExamplesSource, startHostCluster, tempDir, testBinaries, type TestHostCluster } from '@kubenest/testing';
+import {
+  REPO_ROOT, eventually, kubenest, pidAlive, pushPluginImage, run, sdkExamplePlugins, sdkExamplesSource, startHostCluster, startTestRegistry, tempDir, testBinaries,
+  type TestHostCluster, type TestRegistry,
+} from '@kubenest/testing';
 
-interface PluginRow { name: string; state: string; pid?: number; restarts: number; leader: boolean; hooks: { apiVersion: string; kind: string; types: string[] }[]; lastError?: string }
+interface PluginRow { name: string; source: string; state: string; pid?: number; restarts: number; leader: boolean; hooks: { apiVersion: string; kind: string; types: string[] }[]; lastError?: string }
 
 /**
  * Issue 9 §7: the vcluster-sdk v0.6.9 example plugins, unmodified Go binaries nobody here wrote,
@@ -28,21 +31,30 @@ describe('Go plugins built with vcluster-sdk (hooks, crd-sync, bootstrap-with-de
     return JSON.parse(out.stdout) as PluginRow[];
   };
   let pids: number[] = [];
+  let registry: TestRegistry | undefined;
 
   before(async () => {
     const built = await sdkExamplePlugins();
     host = await startHostCluster({ nodes: 1 });
     env = { ...process.env, KUBENEST_VCLUSTERS_DIR: join(dir.path, 'vclusters'), KUBENEST_BIN_DIR: (await testBinaries()).dir, KUBECONFIG: host.kubeconfig };
-    // Their upstream plugin.yaml names an image; a second file points each at the local build,
-    // with a path relative to that file (resolved against it, not the working directory).
-    const local = ['hooks', 'crd-sync', 'bootstrap-with-deployment'].map((name) => `  ${name}:\n    path: ${relative(dir.path, join(built, name))}\n`).join('');
-    writeFileSync(join(dir.path, 'local.yaml'), `plugins:\n${local}`);
+    // Their upstream plugin.yaml names an image; a second file points hooks and crd-sync at the
+    // local build, with a path relative to that file (resolved against it, not the working
+    // directory), and bootstrap-with-deployment at an image of that build (with its manifests/
+    // in /plugin) in a registry on loopback.
+    registry = await startTestRegistry({ dir: join(dir.path, 'registry') });
+    const image = `${registry.host}/bootstrap-with-deployment:v1`;
+    await pushPluginImage(image, join(built, 'bootstrap-with-deployment', 'plugin'), {
+      files: { 'manifests/mydeployment.yaml': readFileSync(join(built, 'bootstrap-with-deployment', 'manifests', 'mydeployment.yaml'), 'utf8') },
+    });
+    const local = ['hooks', 'crd-sync'].map((name) => `  ${name}:\n    path: ${relative(dir.path, join(built, name))}\n`).join('');
+    writeFileSync(join(dir.path, 'local.yaml'), `plugins:\n${local}  bootstrap-with-deployment:\n    image: ${image}\n`);
   });
   after(async () => {
     const deleted = await cli('delete', 'demo');
     assert.equal(deleted.code, 0, deleted.stderr);
     for (const pid of pids) assert.equal(pidAlive(pid), false, `plugin process ${pid} outlived kubenest delete`);
     await host?.dispose();
+    await registry?.stop();
     dir.remove();
   });
 
@@ -56,6 +68,7 @@ describe('Go plugins built with vcluster-sdk (hooks, crd-sync, bootstrap-with-de
     ]);
     const hooks = rows.find((r) => r.name === 'hooks')!.hooks.map((h) => `${h.apiVersion}/${h.kind} ${[...h.types].sort().join(',')}`).sort();
     assert.deepEqual(hooks, ['v1/Pod CreatePhysical,UpdatePhysical', 'v1/Secret GetVirtual', 'v1/Service CreatePhysical,GetVirtual']);
+    assert.match(rows[0]!.source, /^127\.0\.0\.1:\d+\/bootstrap-with-deployment:v1$/);
     pids = rows.map((r) => r.pid!).filter(Boolean);
     assert.equal(pids.length, 3);
     const list = await cli('list');
@@ -146,7 +159,7 @@ describe('Go plugins built with vcluster-sdk (hooks, crd-sync, bootstrap-with-de
     }
   });
 
-  it('bootstrap-with-deployment: Deployment default/mydeployment applied from its working dir after SetLeader', async () => {
+  it('bootstrap-with-deployment (by image: from the loopback registry): Deployment default/mydeployment applied from its working dir after SetLeader', async () => {
     await eventually(async () => {
       const got = await vKubectl('get', 'deployment', 'mydeployment', '-n', 'default', '-o', 'jsonpath={.metadata.name}');
       assert.equal(got.stdout, 'mydeployment', got.stderr);

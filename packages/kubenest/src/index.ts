@@ -1,4 +1,4 @@
-export { BINARY_NAMES, BinariesError, cacheKey, checkCacheEntry, defaultCacheDir, resolveBinaries, verifyCacheEntry } from './controlplane/binaries.ts';
+export { BINARY_NAMES, BinariesError, cacheKey, checkCacheEntry, defaultCacheDir, resolveBinaries, resolveGoTool, resolveGoTools, verifyCacheEntry } from './controlplane/binaries.ts';
 export type { Binaries, BinaryName } from './controlplane/binaries.ts';
 export { HOST_POD_CIDR, HOST_SERVICE_CIDR, HostCluster, hostPkiLeaves } from './controlplane/host-cluster.ts';
 export { RunningControlPlane, clusterLayout } from './controlplane/control-plane.ts';
@@ -59,9 +59,11 @@ export { podSyncer } from './syncers/pods/syncer.ts';
 export type { PodSyncerOptions } from './syncers/pods/syncer.ts';
 export { translatePod, hostAccessRequests, podReferences } from './syncers/pods/translate.ts';
 export type { Pod, PodTranslation } from './syncers/pods/translate.ts';
-export { PluginHost, PluginRefusedError, pluginStatusFile, pluginEntries, pluginEntryProblems, resolvePluginPaths, setImageResolver, pluginExecutable } from './plugins/index.ts';
+export { PluginHost, PluginRefusedError, pluginStatusFile, pluginEntries, pluginEntryProblems, resolvePluginPaths, pluginExecutable } from './plugins/index.ts';
 export type { PluginStatus, PluginEntry } from './plugins/index.ts';
 export { startVirtualCluster } from './controlplane/virtual-cluster.ts';
 export type { VirtualClusterSpec } from './controlplane/virtual-cluster.ts';
 export { BUILT_IN_SYNCERS, SyncerTerm, buildSyncers } from './syncers/registry.ts';
 export type { Runnable, SyncerRegistration, WorkloadSetup } from './syncers/registry.ts';
+export { PluginImageError, defaultPluginCacheDir, readCachedImage, resolvePluginImage } from './plugins/oci/index.ts';
+export type { PluginImageErrorReason, ResolvePluginImageOptions, ResolvedPluginImage } from './plugins/oci/index.ts';

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { RestClient } from '@kubenest/kube';
-import { HostCluster, isAlive, resolveBinaries, type Binaries } from '@kubenest/kubenest';
+import { HostCluster, isAlive, resolveBinaries, resolveGoTool, type Binaries } from '@kubenest/kubenest';
 
 export { FaultProxy } from './fault-proxy.ts';
 export { startSyncEnvironment } from './sync-environment.ts';
@@ -21,6 +21,14 @@ let binaries: Promise<Binaries> | undefined;
 export function testBinaries(): Promise<Binaries> {
   binaries ??= resolveBinaries({ progress: (line) => process.stderr.write(`[binaries] ${line}\n`) });
   return binaries;
+}
+
+let helm: Promise<string> | undefined;
+
+/** The helm CLI (tools/helm/build.sh), built into the cache on first use with progress; resolved once per test process. */
+export function testHelm(): Promise<string> {
+  helm ??= resolveGoTool('helm', { progress: (line) => process.stderr.write(`[helm] ${line}\n`) });
+  return helm;
 }
 
 /** A fresh temporary directory, removed by the returned cleanup. Kept short: unix socket paths are limited. */
@@ -171,4 +179,6 @@ export function resolvedNames(recordFile: string, logDirs: string[]): Set<string
   }
   return names;
 }
+export { crane, ociTools, pushPluginImage, startTestRegistry } from './oci-registry.ts';
+export type { OciTools, PushPluginOptions, StartRegistryOptions, TestRegistry } from './oci-registry.ts';
 export { sdkExamplePlugins, sdkExamplesSource } from './sdk-examples.ts';

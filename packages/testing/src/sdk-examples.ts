@@ -43,7 +43,8 @@ export function sdkExamplePlugins(progress: (line: string) => void = (line) => p
   built ??= (async () => {
     const source = sdkExamplesSource();
     if (!source) throw new Error('the vcluster-sdk example plugins are not here: set KUBENEST_SDK_EXAMPLES to their folder (shared/fixtures/vcluster-sdk-examples)');
-    const target = join(defaultCacheDir(), 'plugins', `vcluster-sdk-examples-${sourceKey(source)}`);
+    // Not under plugins/: that is the plugin image cache (ADR 20).
+    const target = join(defaultCacheDir(), 'sdk-examples', `vcluster-sdk-examples-${sourceKey(source)}`);
     const names = ['hooks', 'crd-sync', 'bootstrap-with-deployment'];
     if (names.every((name) => existsSync(join(target, name, 'plugin')) && statSync(join(target, name, 'plugin')).size > 0)) return target;
     const partial = `${target}.partial-${process.pid}`;

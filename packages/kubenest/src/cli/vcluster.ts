@@ -95,10 +95,10 @@ export async function createVirtualCluster(options: CreateOptions): Promise<Virt
   const sources = (await loadValues(options.values ?? [])).sources.map(resolvePluginPaths);
   validateValues(sources);
   const merged = sources.reduce<Values>((acc, source) => mergeValues(acc, source.values), {});
+  // Every plugin is found (and an image pulled into the cache) before anything is made.
   for (const entry of pluginEntries(merged)) {
-    if (!entry.path) continue;
     try {
-      await pluginExecutable(entry);
+      await pluginExecutable(entry, say);
     } catch (error) {
       throw new CliError((error as Error).message);
     }

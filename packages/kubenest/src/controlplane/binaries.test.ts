@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { BINARY_NAMES, cacheKey, checkCacheEntry, pinnedVersions, resolveBinaries, verifyCacheEntry } from './binaries.ts';
+import { BINARY_NAMES, cacheKey, checkCacheEntry, goToolEntry, pinnedVersions, resolveBinaries, resolveGoTool, verifyCacheEntry } from './binaries.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kn-bin-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -51,5 +51,23 @@ describe('binary cache', () => {
     writeFileSync(join(partial, 'kine'), '#!/bin/sh\n', { mode: 0o755 });
     await assert.rejects(resolveBinaries({ binDir: partial }), (error: Error) =>
       error.message.startsWith(`--bin-dir=${partial} lacks ${BINARY_NAMES.filter((n) => n !== 'kine').join(', ')}.`));
+  });
+});
+
+describe('Go tools for the tests', () => {
+  const helmScript = resolve(toolsDir, '..', 'helm', 'build.sh');
+
+  it('keys helm\'s cache entry by its pinned version and build script', () => {
+    const { dir: entryDir, version } = goToolEntry(helmScript, 'helm', dir);
+    assert.match(version, /^v4\.\d+\.\d+$/);
+    assert.match(entryDir, new RegExp(`/tools/helm-${version.replaceAll('.', '\\.')}-[0-9a-f]{12}$`));
+  });
+
+  it('uses a built entry without building, and names a tool it has no script for', async () => {
+    const { dir: entryDir } = goToolEntry(helmScript, 'helm', dir);
+    mkdirSync(entryDir, { recursive: true });
+    writeFileSync(join(entryDir, 'helm'), '#!/bin/sh\n', { mode: 0o755 });
+    assert.equal(await resolveGoTool('helm', { cacheDir: dir, progress: () => assert.fail('nothing to build') }), join(entryDir, 'helm'));
+    await assert.rejects(resolveGoTool('no-such-tool', { cacheDir: dir }), /no build script for the tool no-such-tool/);
   });
 });

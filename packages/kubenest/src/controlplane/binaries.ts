@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, renameSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -166,7 +166,7 @@ async function buildIntoCache(root: string, dir: string, progress: (line: string
     rmSync(partial, { recursive: true, force: true });
     const started = Date.now();
     progress(`building Kubernetes binaries into ${dir} (${go.stdout.trim()}); first time only: about 6 min on 2 cores with an empty Go build cache, under 1 min with a warm one`);
-    await runBuild(partial, progress);
+    await runBuild(BUILD_SCRIPT, partial, progress);
     const files: Manifest['files'] = {};
     for (const file of listFiles(partial)) {
       files[file] = { size: statSync(join(partial, file)).size, sha256: await sha256(join(partial, file)) };
@@ -192,11 +192,11 @@ async function buildIntoCache(root: string, dir: string, progress: (line: string
   }
 }
 
-function runBuild(out: string, progress: (line: string) => void): Promise<void> {
+function runBuild(script: string, out: string, progress: (line: string) => void): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const started = Date.now();
     // go.sum is committed and complete: the default -mod=readonly fails loudly instead of editing it.
-    const child = spawn('bash', [BUILD_SCRIPT, out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [script, out], { stdio: ['ignore', 'pipe', 'pipe'] });
     let downloads = 0;
     const tail: string[] = [];
     const onLine = (line: string): void => {
@@ -214,13 +214,13 @@ function runBuild(out: string, progress: (line: string) => void): Promise<void> 
     const stop = (): void => { child.kill('SIGTERM'); };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    child.on('error', (error) => reject(new BinariesError(`could not run ${BUILD_SCRIPT}: ${error.message}`)));
+    child.on('error', (error) => reject(new BinariesError(`could not run ${script}: ${error.message}`)));
     child.on('close', (code, signal) => {
       clearInterval(ticker);
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       if (code === 0) return resolvePromise();
-      reject(new BinariesError(`building the binaries failed (${signal ?? `exit ${code}`}); last output:\n  ${tail.join('\n  ')}\n` +
+      reject(new BinariesError(`${script} failed (${signal ?? `exit ${code}`}); last output:\n  ${tail.join('\n  ')}\n` +
         'If the Go module proxy refused a module, check `go env GOPROXY GOSUMDB` and the network.'));
     });
   });
@@ -245,6 +245,68 @@ async function acquireBuildLock(lock: string, progress: (line: string) => void):
     announced = true;
     await sleep(1000);
   }
+}
+
+/**
+ * Where a Go tool's cache entry lives: keyed by its pinned version (the first `<NAME>_VERSION=`
+ * line of its build script) and a hash of every file of its tools/<name>/ folder.
+ */
+export function goToolEntry(script: string, name: string, cacheDir?: string): { root: string; dir: string; version: string } {
+  const text = readFileSync(script, 'utf8');
+  const version = /^[A-Z_]+_VERSION=(\S+)/m.exec(text)?.[1];
+  if (!version) throw new BinariesError(`${script}: no <NAME>_VERSION= line; pin the version there`);
+  const folder = dirname(script);
+  const hash = createHash('sha256');
+  for (const file of (readdirSync(folder, { recursive: true, encoding: 'utf8' })).sort()) {
+    const path = join(folder, file);
+    if (statSync(path).isFile()) hash.update(file).update(readFileSync(path));
+  }
+  const root = resolve(cacheDir ?? defaultCacheDir(), 'tools');
+  return { root, version, dir: join(root, `${name}-${version}-${hash.digest('hex').slice(0, 12)}`) };
+}
+
+/**
+ * Go tools the tests drive as a user would (helm, an OCI registry and crane), built by
+ * `tools/<name>/build.sh OUT_DIR` into `<cache>/tools/<name>-<version>-<hash>/` on first use, with
+ * progress, under the same lock and atomic rename as the Kubernetes binaries. Returns the
+ * directory holding `executables`. kubenest itself never runs these.
+ */
+export async function resolveGoTools(name: string, executables: readonly string[], options: { cacheDir?: string; progress?: (line: string) => void } = {}): Promise<string> {
+  const script = resolve(TOOLS_DIR, '..', name, 'build.sh');
+  if (!existsSync(script)) throw new BinariesError(`no build script for the tool ${name} (${script})`);
+  const { root, dir, version } = goToolEntry(script, name, options.cacheDir);
+  const complete = (at: string): boolean => executables.every((executable) => isExecutable(join(at, executable)));
+  if (complete(dir)) return dir;
+  const progress = options.progress ?? (() => {});
+  const go = spawnSync('go', ['version'], { encoding: 'utf8' });
+  if (go.error || go.status !== 0) {
+    throw new BinariesError(`${name} is not built yet (${dir}) and there is no Go toolchain to build it: install Go 1.26 or newer (https://go.dev/dl/)`);
+  }
+  mkdirSync(root, { recursive: true });
+  const release = await acquireBuildLock(`${dir}.lock`, progress);
+  try {
+    if (complete(dir)) return dir;
+    const partial = `${dir}.partial-${process.pid}`;
+    rmSync(partial, { recursive: true, force: true });
+    progress(`building ${name} ${version} into ${dir} (${go.stdout.trim()}); first time only`);
+    await runBuild(script, partial, progress);
+    if (!complete(partial)) throw new BinariesError(`${script} finished without ${executables.join(', ')}; see the output above`);
+    // Renamed into place last: a build killed at any point leaves only a *.partial-* directory.
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(partial, dir);
+    return dir;
+  } finally {
+    release();
+    for (const entry of readdirSync(root)) {
+      const pid = /\.partial-(\d+)$/.exec(entry)?.[1];
+      if (pid && !isAlive(Number(pid))) rmSync(join(root, entry), { recursive: true, force: true });
+    }
+  }
+}
+
+/** One Go tool named like its folder (helm): the path of its executable. */
+export async function resolveGoTool(name: string, options: { cacheDir?: string; progress?: (line: string) => void } = {}): Promise<string> {
+  return join(await resolveGoTools(name, [name], options), name);
 }
 
 function stagesBeside(dir: string): string[] {

@@ -2,6 +2,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { Values, ValuesSource } from '../config/values.ts';
+import { resolvePluginImage } from './oci/index.ts';
 
 export type FailurePolicy = 'Fail' | 'Ignore';
 
@@ -115,25 +116,13 @@ export function resolvePluginPaths(source: ValuesSource): ValuesSource {
 }
 
 /**
- * Where a plugin's executable is: the seam between the plugin host and where plugins come from.
- * `path:` is handled here; `image:` is pulled into the digest-keyed cache by `oci/` (another
- * change), which registers itself through `setImageResolver`.
+ * Where a plugin's executable is: `path:` (kubenest's own, which wins), else `image:`, pulled into
+ * the digest-keyed plugin image cache (`oci/`, ADR 20) with its `/plugin` directory beside it.
  */
-export async function pluginExecutable(entry: PluginEntry): Promise<string> {
+export async function pluginExecutable(entry: PluginEntry, progress?: (line: string) => void): Promise<string> {
   if (entry.path) return executableAt(entry);
-  if (entry.image) {
-    if (!imageResolver) throw new PluginConfigError(`plugin "${entry.name}": image ${entry.image}: loading plugins from images is not available in this build; set \`path\` to a local directory holding the plugin instead`);
-    return imageResolver(entry);
-  }
+  if (entry.image) return (await resolvePluginImage(entry.name, entry.image, { progress })).executable;
   throw new PluginConfigError(`plugin "${entry.name}": neither \`image\` nor \`path\` is set`);
-}
-
-export type ImageResolver = (entry: PluginEntry) => Promise<string>;
-let imageResolver: ImageResolver | undefined;
-
-/** Installs the function that turns an `image:` entry into the path of its extracted `plugin` executable. */
-export function setImageResolver(resolver: ImageResolver | undefined): void {
-  imageResolver = resolver;
 }
 
 function executableAt(entry: PluginEntry): string {

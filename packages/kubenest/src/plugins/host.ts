@@ -282,7 +282,7 @@ export class PluginHost implements ObjectHooks {
     mkdirSync(host.socketDir, { recursive: true, mode: 0o700 });
     try {
       for (const entry of entries) {
-        const executable = await pluginExecutable(entry);
+        const executable = await pluginExecutable(entry, options.progress);
         const workingDir = join(options.dataDir, 'plugins', entry.name);
         preparePluginDir(entry, executable, workingDir);
         const logFile = join(options.logsDir, 'plugin', `${entry.name}.log`);
@@ -470,13 +470,13 @@ function describeCallError(error: unknown, timeoutMs: number): string {
 
 /**
  * The plugin's working dir `<vc dir>/plugins/<name>/`, as vCluster's init container makes
- * `/plugins/<name>`: the files beside a `path:` plugin's executable (its manifests/) are copied
- * there; the executable itself runs from where it is.
+ * `/plugins/<name>`: the files beside the executable of a plugin directory (a `path:` directory,
+ * or an image's `/plugin`: its manifests/) are copied there; the executable runs from where it is.
  */
 function preparePluginDir(entry: PluginEntry, executable: string, workingDir: string): void {
   mkdirSync(workingDir, { recursive: true });
   const source = dirname(executable);
-  if (!entry.path || !statSync(entry.path).isDirectory()) return;
+  if (entry.path ? !statSync(entry.path).isDirectory() : !entry.image) return;
   for (const name of readdirSync(source)) {
     if (name === 'plugin') continue;
     cpSync(join(source, name), join(workingDir, name), { recursive: true, force: true });

@@ -10,7 +10,7 @@ import { ensureConfigSecret } from './init-config.ts';
 import { MappingStoreProxy } from './mapping-store.ts';
 
 export { PluginHost, PluginRefusedError, pluginStatusFile, pluginPidsFile, type PluginStatus } from './host.ts';
-export { pluginEntries, pluginEntryProblems, resolvePluginPaths, setImageResolver, pluginExecutable, type PluginEntry } from './entries.ts';
+export { pluginEntries, pluginEntryProblems, resolvePluginPaths, pluginExecutable, type PluginEntry } from './entries.ts';
 
 /** A virtual cluster's plugins as the syncer uses them. With no plugins, every call is a no-op. */
 export interface Plugins {

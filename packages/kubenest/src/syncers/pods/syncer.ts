@@ -4,7 +4,7 @@ import { ApiError, CORE, EventRecorder, isNotFound, type KubeObject } from '@kub
 import { MARKER_LABEL, syncMetadata, type HookedInformer, type SyncContext, type SyncEvent, type SyncResult, type Syncer } from '@kubenest/sync';
 import {
   hostAccessRequests, hostImage, isPodInternalAnnotation, labelsAnnotation, namespaceLabelsForHost, tokenSecretName, translateEphemeralContainers, translatePod,
-  POD_LABELS_ANNOTATION, type Container, type HostsRewrite, type Pod, type PodHostSettings, type PodTranslation, type Service,
+  runsToCompletion, POD_LABELS_ANNOTATION, RUN_TO_COMPLETION_ANNOTATION, type Container, type HostsRewrite, type Pod, type PodHostSettings, type PodTranslation, type Service,
 } from './translate.ts';
 
 export interface PodSyncerOptions {
@@ -256,7 +256,12 @@ export function podSyncer(options: PodSyncerOptions): Syncer<Pod> {
         for (const [key] of ownAnnotations) delete virtual.metadata.annotations[key];
         virtualChanged = !isDeepStrictEqual(virtual.metadata, event.virtual.metadata);
       }
-      const annotations = { ...(next.metadata!.annotations ?? {}), ...Object.fromEntries(ownAnnotations), [POD_LABELS_ANNOTATION]: labelsAnnotation(virtual.metadata?.labels) };
+      const annotations: Record<string, string> = { ...(next.metadata!.annotations ?? {}), ...Object.fromEntries(ownAnnotations), [POD_LABELS_ANNOTATION]: labelsAnnotation(virtual.metadata?.labels) };
+      // Kept current, so a host pod made before kubenest marked them (or whose virtual owner
+      // changed) runs to completion as the virtual pod now says (ADR 14).
+      const completion = runsToCompletion(virtual);
+      if (completion) annotations[RUN_TO_COMPLETION_ANNOTATION] = completion;
+      else delete annotations[RUN_TO_COMPLETION_ANNOTATION];
       const labels = { ...(next.metadata!.labels ?? {}), ...namespaceLabelsForHost(ctx.meta, (await namespaces?.get(virtual.metadata?.namespace ?? ''))?.metadata?.labels ?? {}) };
       next.metadata!.annotations = annotations;
       next.metadata!.labels = labels;

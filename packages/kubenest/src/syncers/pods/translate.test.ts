@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MetadataTranslator, NameTranslator } from '@kubenest/sync';
 import {
-  hostAccessRequests, labelsAnnotation, podHostname, podReferences, serviceEnv, tokenSecretName, translateEphemeralContainers, translateFieldPath, translatePod,
-  type Pod, type PodTranslation,
+  hostAccessRequests, isPodInternalAnnotation, labelsAnnotation, podHostname, podReferences, runsToCompletion, serviceEnv, tokenSecretName, translateEphemeralContainers,
+  translateFieldPath, translatePod, RUN_TO_COMPLETION_ANNOTATION, type Pod, type PodTranslation,
 } from './translate.ts';
 
 const meta = new MetadataTranslator('demo', 'vcluster-demo');
@@ -262,5 +262,39 @@ describe('pod helpers', () => {
     }));
     assert.deepEqual([...refs.configMaps].sort(), ['c1', 'c2']);
     assert.deepEqual([...refs.secrets].sort(), ['pull', 's1', 's2', 's3']);
+  });
+});
+
+describe('runsToCompletion', () => {
+  const owned = (apiVersion: string, kind: string, controller = true): Pod['metadata'] => ({ ownerReferences: [{ apiVersion, kind, name: 'o', uid: 'o-1', controller }] });
+
+  it('a Job\'s pod, by its controller reference (whatever its name and labels say)', () => {
+    assert.equal(runsToCompletion(pod({ restartPolicy: 'Never' }, owned('batch/v1', 'Job'))), 'Job');
+    assert.equal(runsToCompletion(pod({ restartPolicy: 'OnFailure' }, { name: 'anything', labels: {}, ...owned('batch/v1', 'Job') })), 'Job');
+  });
+
+  it('a pod without a controller whose containers are not restarted: helm hooks and tests, kubectl run --restart=Never', () => {
+    assert.equal(runsToCompletion(pod({ restartPolicy: 'Never' })), 'Pod');
+    assert.equal(runsToCompletion(pod({ restartPolicy: 'OnFailure' })), 'Pod');
+    // An owner that is not a controller (garbage collection only) does not manage the pod's lifecycle.
+    assert.equal(runsToCompletion(pod({ restartPolicy: 'Never' }, owned('v1', 'ConfigMap', false))), 'Pod');
+  });
+
+  it('runs until deleted: restartPolicy Always, set controllers, other controllers, and names that merely look like a Job\'s', () => {
+    assert.equal(runsToCompletion(pod({ restartPolicy: 'Always' })), undefined);
+    assert.equal(runsToCompletion(pod({ restartPolicy: 'Always' }, owned('apps/v1', 'ReplicaSet'))), undefined);
+    assert.equal(runsToCompletion(pod({ restartPolicy: 'Always' }, owned('apps/v1', 'StatefulSet'))), undefined);
+    // The pods of a controller kubenest does not know mean what that controller makes of them.
+    assert.equal(runsToCompletion(pod({ restartPolicy: 'Never' }, owned('argoproj.io/v1alpha1', 'Workflow'))), undefined);
+    assert.equal(runsToCompletion(pod({ restartPolicy: 'Never' }, owned('example.com/v1', 'Job'))), undefined);
+    assert.equal(runsToCompletion(pod({ restartPolicy: 'Always' }, { name: 'pi-abcde', labels: { 'job-name': 'pi', 'batch.kubernetes.io/job-name': 'pi' } })), undefined);
+  });
+
+  it('is carried to the host pod as an annotation the syncer owns', () => {
+    const host = translatePod(base(), pod({ restartPolicy: 'Never' }, owned('batch/v1', 'Job')));
+    assert.equal(host.metadata?.annotations?.[RUN_TO_COMPLETION_ANNOTATION], 'Job');
+    assert.equal(isPodInternalAnnotation(RUN_TO_COMPLETION_ANNOTATION), true);
+    const web = translatePod(base(), pod({ restartPolicy: 'Always' }, owned('apps/v1', 'ReplicaSet')));
+    assert.equal(web.metadata?.annotations?.[RUN_TO_COMPLETION_ANNOTATION], undefined);
   });
 });

@@ -79,6 +79,13 @@ export const OWNER_SET_KIND_ANNOTATION = 'vcluster.loft.sh/owner-set-kind';
 export const TOKEN_ANNOTATION_PREFIX = 'vcluster.loft.sh/token-';
 export const HOSTS_REWRITTEN_ANNOTATION = 'vcluster.loft.sh/hosts-rewritten';
 export const DISABLE_SUBDOMAIN_REWRITE_ANNOTATION = 'vcluster.loft.sh/disable-subdomain-rewrite';
+/**
+ * Marks a host pod whose virtual original runs to completion (see `runsToCompletion`). The local
+ * host's kwok stage `kubenest-pod-run-to-completion` (controlplane/kwok-stages/) ends such a pod
+ * as a kubelet ends one whose containers exited 0; a real host ignores the annotation and runs
+ * the containers. The value says what decided it: `Job` or `Pod`.
+ */
+export const RUN_TO_COMPLETION_ANNOTATION = 'kubenest.dev/run-to-completion';
 /** The init container and emptyDir volume that rewrite /etc/hosts, as vCluster names both. */
 export const HOSTS_REWRITE_NAME = 'vcluster-rewrite-hosts';
 const SAFE_TO_EVICT_ANNOTATION = 'cluster-autoscaler.kubernetes.io/safe-to-evict';
@@ -87,7 +94,8 @@ const DAEMONSET_POD_ANNOTATION = 'cluster-autoscaler.kubernetes.io/daemonset-pod
 /** Host-pod annotations the syncer owns; they never travel back to the virtual pod. */
 export function isPodInternalAnnotation(key: string): boolean {
   return [POD_NAME_ANNOTATION, POD_NAMESPACE_ANNOTATION, POD_UID_ANNOTATION, POD_SERVICE_ACCOUNT_ANNOTATION, POD_LABELS_ANNOTATION,
-    OWNER_REFERENCES_ANNOTATION, OWNER_SET_KIND_ANNOTATION, SAFE_TO_EVICT_ANNOTATION, DAEMONSET_POD_ANNOTATION, HOSTS_REWRITTEN_ANNOTATION].includes(key) ||
+    OWNER_REFERENCES_ANNOTATION, OWNER_SET_KIND_ANNOTATION, SAFE_TO_EVICT_ANNOTATION, DAEMONSET_POD_ANNOTATION, HOSTS_REWRITTEN_ANNOTATION,
+    RUN_TO_COMPLETION_ANNOTATION].includes(key) ||
     key.startsWith(TOKEN_ANNOTATION_PREFIX);
 }
 
@@ -320,6 +328,30 @@ function translateAffinity(t: PodTranslation, namespace: string, affinity: PodAf
   return out;
 }
 
+type OwnerReference = { apiVersion?: string; kind?: string; controller?: boolean };
+
+/**
+ * Whether a virtual pod is one whose containers are meant to exit, so that a simulated host,
+ * which runs no containers, should end it (as a kubelet does when they exit 0), and why:
+ * - `Job`: its controller is a Job (batch/v1). On the local host kwok completes the pods a Job
+ *   owns; the host copy of a virtual Job's pod is owned by nothing, so the owner the host cannot
+ *   see decides here.
+ * - `Pod`: it has no controller and its restartPolicy is Never or OnFailure: nothing replaces
+ *   or restarts it once its containers end, and kubelet then ends the pod (helm hooks and test
+ *   pods, `kubectl run --restart=Never`).
+ * Anything else runs until deleted: restartPolicy Always (the default, and required of
+ * Deployment, ReplicaSet, StatefulSet and DaemonSet pods) never ends by itself, and the pods
+ * of another controller mean what that controller makes of them, which kubenest cannot know.
+ * Decided from the owner references and the spec, never from names or labels.
+ */
+export function runsToCompletion(pod: Pod): 'Job' | 'Pod' | undefined {
+  const owners = (pod.metadata?.ownerReferences ?? []) as OwnerReference[];
+  const controller = owners.find((o) => o.controller === true);
+  if (controller) return controller.apiVersion === 'batch/v1' && controller.kind === 'Job' ? 'Job' : undefined;
+  const policy = pod.spec?.['restartPolicy'] as string | undefined;
+  return policy === 'Never' || policy === 'OnFailure' ? 'Pod' : undefined;
+}
+
 /** The host's `hostname` for a virtual pod without one: its name, as a DNS label. */
 export function podHostname(name: string): string {
   return name.slice(0, 63).replaceAll('.', '-').replace(/-+$/, '');
@@ -426,6 +458,8 @@ export function translatePod(t: PodTranslation, pod: Pod): Pod {
   if (setOwner?.kind) annotations[OWNER_SET_KIND_ANNOTATION] = setOwner.kind;
   if (setOwner?.kind === 'DaemonSet') annotations[DAEMONSET_POD_ANNOTATION] = 'true';
   if (hostsRewritten) annotations[HOSTS_REWRITTEN_ANNOTATION] = 'true';
+  const completion = runsToCompletion(pod);
+  if (completion) annotations[RUN_TO_COMPLETION_ANNOTATION] = completion;
   hostPod.metadata!.labels = labels;
   hostPod.metadata!.annotations = annotations;
   return hostPod;
