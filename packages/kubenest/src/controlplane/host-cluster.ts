@@ -9,6 +9,7 @@ import {
   ControlPlaneError, controlPlanePkiLeaves, loadSettings, healthy, kubeconfigFor,
 } from './components.ts';
 import { writeFileAtomic } from './files.ts';
+import { hostStagesConfig } from './host-stages.ts';
 import { writeKubeconfig } from './kubeconfig-file.ts';
 import { ensurePki, type LeafSpec, type PkiPaths } from './pki.ts';
 import { freePort } from './ports.ts';
@@ -70,8 +71,7 @@ export class HostCluster extends RunningControlPlane {
     const admin = loadKubeconfig(layout.kubeconfig);
     const client = new RestClient(admin);
     const probe = new Agent({ connect: { ca: readFileSync(pki.caCert) } });
-    const stages = b.kwokStages.map((file) => readFileSync(file, 'utf8').trim()).join('\n---\n');
-    await writeFileAtomic(join(layout.dataDir, 'kwok.yaml'), `${stages}\n`, 0o600);
+    await writeFileAtomic(join(layout.dataDir, 'kwok.yaml'), hostStagesConfig(b.kwokStages), 0o600);
 
     try {
       await startCoreComponents({
