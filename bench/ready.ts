@@ -100,7 +100,7 @@ try {
 
   for (let round = 1; round <= rounds; round++) {
     console.error(`round ${round}: host: Deployment of ${replicas}, then a DaemonSet on ${nodes} nodes`);
-    const direct = await measure(h, `direct-${round}`, async () => nodes);
+    const direct = await measure(h, `direct-${round}`, () => Promise.resolve(nodes));
     await namespaceGone(h, `direct-${round}`);
     console.error(`round ${round}: virtual: the same in the virtual cluster`);
     const through = await measure(v, `load-${round}`, async () => {
