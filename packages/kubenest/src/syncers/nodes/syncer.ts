@@ -70,7 +70,7 @@ export class NodeSyncer {
       await this.ctx.host.resourceFor<Node>(CORE['nodes']!).listPage({ limit: 1 });
       return true;
     } catch (error) {
-      if (error instanceof ApiError && (error.code === 403 || error.code === 401)) return false;
+      if (error instanceof ApiError && error.code === 403) return false;
       throw error;
     }
   }
