@@ -214,5 +214,15 @@ describe('DaemonSets and the simulated kubelet in a virtual cluster', () => {
         'spec.containers{sidecar} Stopping container sidecar', 'spec.containers{web} Stopping container web',
       ]);
     }, { timeoutMs: 60_000 });
+
+    // In a namespace being deleted the API refuses the Killing events: the pods go all the same.
+    await vk('create', 'namespace', 'doomed');
+    await vk('-n', 'doomed', 'create', 'deployment', 'web', '--image=nginx:1.27', '--replicas=3');
+    await vk('-n', 'doomed', 'rollout', 'status', 'deployment/web', '--timeout=180s');
+    await vk('delete', 'namespace', 'doomed', '--timeout=180s');
+    await eventually(async () => {
+      const left = (await json<List<Pod>>(hk('get', 'pods', '-n', HOST_NS, '-l', 'vcluster.loft.sh/namespace=doomed', '-o', 'json'))).items;
+      assert.deepEqual(left.map((p) => p.metadata.name), []);
+    }, { timeoutMs: 120_000 });
   });
 });
