@@ -215,7 +215,12 @@ describe('DaemonSets and the simulated kubelet in a virtual cluster', () => {
       ]);
     }, { timeoutMs: 60_000 });
 
-    // In a namespace being deleted the API refuses the Killing events: the pods go all the same.
+    // In a namespace being deleted the API refuses the Killing events: the pods go all the same,
+    // on the host (where kwok writes them) and in a virtual cluster (where the events syncer does).
+    await hk('create', 'namespace', 'doomed-host');
+    await hk('-n', 'doomed-host', 'create', 'deployment', 'web', '--image=nginx:1.27', '--replicas=3');
+    await hk('-n', 'doomed-host', 'rollout', 'status', 'deployment/web', '--timeout=180s');
+    await hk('delete', 'namespace', 'doomed-host', '--timeout=180s');
     await vk('create', 'namespace', 'doomed');
     await vk('-n', 'doomed', 'create', 'deployment', 'web', '--image=nginx:1.27', '--replicas=3');
     await vk('-n', 'doomed', 'rollout', 'status', 'deployment/web', '--timeout=180s');
