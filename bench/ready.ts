@@ -2,13 +2,15 @@
 //   - a Deployment of N replicas (default 100): create to N pods with the Ready condition True;
 //   - then, with the Deployment still running, a DaemonSet: create to one Ready pod on each of
 //     the host's nodes (default 10). In the virtual cluster the Deployment's pods bring a fake
-//     node for every host node they use, so the DaemonSet covers as many nodes as the Deployment
-//     reached (printed as `virtualNodes`).
+//     node for every host node they use (its pods spread over the nodes by a topology spread
+//     constraint, on both sides: the host's default spreading does not apply to a virtual
+//     cluster's pods, which have no owner on the host), so the DaemonSet covers as many nodes as
+//     the Deployment reached (printed as `virtualNodes`).
 // Both sides run on the same local host (kwok's simulated kubelet, stages in
 // packages/kubenest/src/controlplane/kwok-stages/), host first, each in its own namespace, the
 // host's namespace gone before the virtual run starts. The figure is virtual / host.
 //
-//   ./bench/run ready [--replicas 100] [--nodes 10] [--rounds 1]
+//   ./bench/run ready [--replicas 100] [--nodes 10] [--rounds 1] [--values vcluster.yaml]
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CORE, Informer, KubeClient, isNotFound, loadKubeconfig, type KubeObject, type ResourceRef } from '@kubenest/kube';
@@ -19,6 +21,7 @@ const { values } = parseArgs({
     replicas: { type: 'string', default: '100' },
     nodes: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '1' },
+    values: { type: 'string' },
   },
 });
 const replicas = Number(values.replicas);
@@ -29,9 +32,10 @@ type Pod = KubeObject & { status?: { conditions?: { type: string; status: string
 const DAEMONSETS: ResourceRef = { group: 'apps', version: 'v1', resource: 'daemonsets', namespaced: true, kind: 'DaemonSet' };
 
 const template = (app: string) => ({ metadata: { labels: { app } }, spec: { containers: [{ name: 'c', image: 'nginx:1.27' }] } });
+const spread = { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 'load' } } }] };
 const deployment = (namespace: string): KubeObject => ({
   apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'load', namespace },
-  spec: { replicas, selector: { matchLabels: { app: 'load' } }, template: template('load') },
+  spec: { replicas, selector: { matchLabels: { app: 'load' } }, template: { ...template('load'), spec: { ...template('load').spec, ...spread } } },
 });
 const daemonSet = (namespace: string): KubeObject => ({
   apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent', namespace },
@@ -91,7 +95,7 @@ const runs: Record<string, number>[] = [];
 try {
   console.error(`starting a host with ${nodes} kwok nodes and virtual cluster "bench"`);
   if ((await sandbox.cli('host', 'up', '--nodes', String(nodes))).code !== 0) throw new Error('host up failed');
-  const created = await sandbox.cli('create', 'bench', '--kubeconfig', join(sandbox.hostDir, 'kubeconfig'));
+  const created = await sandbox.cli('create', 'bench', '--kubeconfig', join(sandbox.hostDir, 'kubeconfig'), ...(values.values ? ['-f', values.values] : []));
   if (created.code !== 0) throw new Error(`create failed: ${created.stderr}`);
   virtual = new KubeClient(loadKubeconfig(join(sandbox.vclustersDir, 'bench', 'kubeconfig')), { qps: Infinity });
   host = new KubeClient(loadKubeconfig(join(sandbox.hostDir, 'kubeconfig')), { qps: Infinity });
@@ -120,7 +124,7 @@ try {
       hostNodes: nodes, virtualNodes: through.daemonPods,
     });
   }
-  console.log(JSON.stringify({ replicas, nodes, runs }, null, 2));
+  console.log(JSON.stringify({ replicas, nodes, values: values.values ?? null, runs }, null, 2));
   console.log('\n| round | Deployment of %d to all Ready: host / virtual / ratio | DaemonSet to all Ready: host / virtual / ratio | virtual nodes |', replicas);
   console.log('|---|---|---|---|');
   for (const r of runs) {
