@@ -133,6 +133,9 @@ describe('DaemonSets and the simulated kubelet in a virtual cluster', () => {
     const lost = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'lost-node', labels: { 'kubernetes.io/hostname': 'lost-node' } } };
     const made = await applied(join(sandbox.hostDir, 'kubeconfig'), lost);
     assert.equal(made.code, 0, made.stderr);
+    // Room for pods (the next test binds one there), as a kubelet would have reported before it went.
+    const room = { cpu: '4', memory: '8Gi', pods: '10' };
+    await hk('patch', 'node', 'lost-node', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { capacity: room, allocatable: room } }));
     const values = join(sandbox.dir, 'mirror.yaml');
     writeFileSync(values, 'sync:\n  fromHost:\n    nodes:\n      enabled: true\n      selector:\n        all: true\n');
     const created = await sandbox.cli('create', 'mirror', '-f', values, '--kubeconfig', join(sandbox.hostDir, 'kubeconfig'));
@@ -159,6 +162,38 @@ describe('DaemonSets and the simulated kubelet in a virtual cluster', () => {
     assert.equal(ds.status?.desiredNumberScheduled, 3, 'the three kwok nodes, not lost-node');
     const nodes = await assertOnePodPerNode(kubeconfig, 'mirror-agent', 'vcluster-mirror', 'mirror');
     assert.ok(!nodes.includes('lost-node'));
+  });
+
+  it('with fake nodes, a pod on a host node that is really not ready brings a fake node that says so, and the DaemonSet skips it', async () => {
+    // lost-node (the previous test's) has no kubelet: by now the host's node-lifecycle controller
+    // has marked it Unknown and tainted it. A pod that tolerates everything is bound there.
+    const kubeconfig = join(sandbox.vclustersDir, 'demo', 'kubeconfig');
+    const stranded = {
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'stranded', namespace: 'default' },
+      spec: { nodeSelector: { 'kubernetes.io/hostname': 'lost-node' }, tolerations: [{ operator: 'Exists' }], containers: [{ name: 'c', image: 'nginx:1.27' }] },
+    };
+    assert.equal((await applied(kubeconfig, stranded)).code, 0);
+    type Conditioned = Node & { status?: { conditions?: { type: string; status: string }[] } };
+    await eventually(async () => {
+      const host = await json<Conditioned>(hk('get', 'node', 'lost-node', '-o', 'json'));
+      const fake = await json<Conditioned & { metadata: { labels?: Record<string, string> } }>(vk('get', 'node', 'lost-node', '-o', 'json'));
+      assert.equal(fake.metadata.labels?.['vcluster.loft.sh/fake-node'], 'true');
+      assert.ok(stateTaints(host).some((t) => t.endsWith(':NoSchedule')), `lost-node is tainted on the host: ${stateTaints(host).join(', ')}`);
+      assert.deepEqual(stateTaints(fake), stateTaints(host));
+      const ready = (n: Conditioned): string | undefined => n.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+      assert.notEqual(ready(fake), 'True');
+      assert.equal(ready(fake), ready(host));
+    }, { timeoutMs: 180_000 });
+    await eventually(async () => {
+      const ds = await json<{ status?: { desiredNumberScheduled?: number } }>(vk('get', 'ds', 'agent', '-o', 'json'));
+      const nodes = (await json<List<Node>>(vk('get', 'nodes', '-o', 'json'))).items;
+      assert.equal(ds.status?.desiredNumberScheduled, nodes.filter((n) => n.metadata.name !== 'lost-node').length);
+      const agents = (await json<List<Pod>>(vk('get', 'pods', '-l', 'app=agent', '-o', 'json'))).items;
+      assert.ok(!agents.some((p) => p.spec.nodeName === 'lost-node'));
+    }, { timeoutMs: 60_000 });
+    // No kubelet will ever finish this pod: remove it by force on both sides.
+    await vk('delete', 'pod', 'stranded', '--grace-period=0', '--force', '--wait=false');
+    await hk('delete', 'pod', 'stranded-x-default-x-demo', '-n', HOST_NS, '--grace-period=0', '--force', '--ignore-not-found');
   });
 
   it('kubectl describe pod shows the kubelet\'s events for every container, with condition times in order; deletion adds Killing', async () => {
