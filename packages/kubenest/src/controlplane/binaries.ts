@@ -11,7 +11,7 @@ import { isAlive } from './pids.ts';
 
 export const BINARY_NAMES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kine', 'kwok'] as const;
 export type BinaryName = (typeof BINARY_NAMES)[number];
-/** kwok's own stage files (file name -> path under its kustomize/stage), copied next to the binaries at build time. */
+/** kwok's own stage files (file name -> path under its kustomize/stage), copied next to the binaries at build time; host-stages.ts decides which of them the local host loads. */
 export const KWOK_STAGES: Record<string, string> = {
   'node-initialize.yaml': 'node/fast/node-initialize.yaml',
   'node-heartbeat-with-lease.yaml': 'node/heartbeat-with-lease/node-heartbeat-with-lease.yaml',

@@ -1,6 +1,5 @@
-import { readFileSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { RestClient, isAlreadyExists, isNotFound, loadKubeconfig } from '@kubenest/kube';
@@ -10,6 +9,7 @@ import {
   ControlPlaneError, controlPlanePkiLeaves, loadSettings, healthy, kubeconfigFor,
 } from './components.ts';
 import { writeFileAtomic } from './files.ts';
+import { hostStagesConfig } from './host-stages.ts';
 import { writeKubeconfig } from './kubeconfig-file.ts';
 import { ensurePki, type LeafSpec, type PkiPaths } from './pki.ts';
 import { freePort } from './ports.ts';
@@ -22,18 +22,6 @@ export const HOST_SERVICE_CIDR = '10.96.0.0/12';
 export const HOST_POD_CIDR = '127.244.0.0/16';
 export const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
 const NODE_PREFIX = 'kwok-node-';
-/**
- * kubenest's own kwok stages, committed as source and loaded after kwok's: how the local host
- * ends the pods virtual clusters mean to run to completion, and fails the ones labelled to fail.
- */
-export const KUBENEST_STAGES_DIR = resolve(fileURLToPath(import.meta.url), '../kwok-stages');
-
-/** The stage files the local host's kwok loads: kwok's own (from the binaries), then kubenest's. */
-export function hostKwokStages(binaries: Binaries): string[] {
-  const own = readdirSync(KUBENEST_STAGES_DIR).filter((file) => file.endsWith('.yaml')).sort().map((file) => join(KUBENEST_STAGES_DIR, file));
-  return [...binaries.kwokStages, ...own];
-}
-
 export interface HostClusterOptions {
   dataDir: string;
   binaries: Binaries;
@@ -82,8 +70,7 @@ export class HostCluster extends RunningControlPlane {
     const admin = loadKubeconfig(layout.kubeconfig);
     const client = new RestClient(admin);
     const probe = new Agent({ connect: { ca: readFileSync(pki.caCert) } });
-    const stages = hostKwokStages(b).map((file) => readFileSync(file, 'utf8').trim()).join('\n---\n');
-    await writeFileAtomic(join(layout.dataDir, 'kwok.yaml'), `${stages}\n`, 0o600);
+    await writeFileAtomic(join(layout.dataDir, 'kwok.yaml'), hostStagesConfig(b.kwokStages), 0o600);
 
     try {
       await startCoreComponents({

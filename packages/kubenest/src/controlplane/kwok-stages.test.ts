@@ -3,16 +3,14 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { RUN_TO_COMPLETION_ANNOTATION } from '../syncers/pods/translate.ts';
-import { hostKwokStages } from './host-cluster.ts';
-import type { Binaries } from './binaries.ts';
+import { hostStageFiles } from './host-stages.ts';
 
 type Stage = {
   apiVersion?: string; kind?: string; metadata?: { name?: string };
   spec?: { selector?: { matchExpressions?: { key: string; operator: string; values?: string[] }[] }; weight?: number; next?: { statusTemplate?: string } };
 };
 
-const noBinaries = { kwokStages: ['/kwok/pod-ready.yaml'] } as unknown as Binaries;
-const own = hostKwokStages(noBinaries).slice(1);
+const own = hostStageFiles(['/kwok/pod-complete.yaml']).slice(1);
 const stages: Stage[] = own.flatMap((file) => parseAllDocuments(readFileSync(file, 'utf8')).map((doc) => doc.toJS() as Stage));
 const byName = (name: string): Stage => {
   const stage = stages.find((s) => s.metadata?.name === name);
@@ -23,7 +21,7 @@ const keys = (stage: Stage): string[] => (stage.spec?.selector?.matchExpressions
 
 describe('kubenest kwok stages', () => {
   it('are loaded after kwok\'s own, every document a kwok Stage', () => {
-    assert.equal(hostKwokStages(noBinaries)[0], '/kwok/pod-ready.yaml');
+    assert.equal(hostStageFiles(['/kwok/pod-complete.yaml'])[0], '/kwok/pod-complete.yaml');
     assert.ok(stages.length >= 3);
     for (const stage of stages) {
       assert.equal(stage.apiVersion, 'kwok.x-k8s.io/v1alpha1');

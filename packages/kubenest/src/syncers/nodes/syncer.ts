@@ -1,16 +1,13 @@
-import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { CORE, type KubeObject } from '@kubenest/kube';
+import { ApiError, CORE, type KubeObject } from '@kubenest/kube';
 import { MARKER_LABEL, ReconcileLoop, type HookedInformer, type SyncContext } from '@kubenest/sync';
+import {
+  FAKE_NODE_LABEL, ORIGINAL_TAINTS_ANNOTATION, desiredNodeSpec, fakeNode, fakeNodeConditions, sameTaints, type Node,
+} from './translate.ts';
 
-type Address = { type: string; address: string };
-export type Node = KubeObject & {
-  spec?: { taints?: unknown[]; unschedulable?: boolean; [k: string]: unknown };
-  status?: { addresses?: Address[]; images?: unknown[]; [k: string]: unknown };
-};
+export { FAKE_NODE_LABEL, fakeNode, type Node } from './translate.ts';
 type Pod = KubeObject & { spec?: { nodeName?: string }; status?: { hostIP?: string } };
 
-export const FAKE_NODE_LABEL = 'vcluster.loft.sh/fake-node';
 const OWNER_SET_KIND_ANNOTATION = 'vcluster.loft.sh/owner-set-kind';
 
 export interface NodeSyncOptions {
@@ -26,58 +23,11 @@ export interface NodeSyncOptions {
   kubeletVersion: string;
 }
 
-function arch(): string {
-  return process.arch === 'x64' ? 'amd64' : process.arch;
-}
-
-/** A stable fake GUID per node, so a recreated fake node looks the same. */
-function fakeGuid(seed: string): string {
-  const h = createHash('sha256').update(seed).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
-}
-
-/** The virtual node vCluster shows for a host node it does not expose: Ready, roomy, no taints. */
-export function fakeNode(name: string, internalIp: string | undefined, kubeletVersion: string): Node {
-  const condition = (type: string, status: string, reason: string, message: string): Record<string, string> => ({
-    type, status, reason, message, lastHeartbeatTime: new Date().toISOString(), lastTransitionTime: new Date().toISOString(),
-  });
-  const resources = { cpu: '16', memory: '32Gi', 'ephemeral-storage': '100Gi', pods: '110', 'hugepages-1Gi': '0', 'hugepages-2Mi': '0' };
-  const addresses: Address[] = [{ type: 'Hostname', address: `${name.replaceAll('.', '-')}.nodes.vcluster.com` }];
-  if (internalIp) addresses.push({ type: 'InternalIP', address: internalIp });
-  return {
-    apiVersion: 'v1', kind: 'Node',
-    metadata: {
-      name,
-      labels: {
-        [FAKE_NODE_LABEL]: 'true', 'kubernetes.io/hostname': `fake-${name}`,
-        'kubernetes.io/arch': arch(), 'kubernetes.io/os': 'linux', 'beta.kubernetes.io/arch': arch(), 'beta.kubernetes.io/os': 'linux',
-      },
-      annotations: { 'node.alpha.kubernetes.io/ttl': '0', 'volumes.kubernetes.io/controller-managed-attach-detach': 'false' },
-    },
-    spec: {},
-    status: {
-      capacity: resources, allocatable: resources,
-      conditions: [
-        condition('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
-        condition('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
-        condition('PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
-        condition('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status'),
-      ],
-      addresses,
-      daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
-      nodeInfo: {
-        machineID: fakeGuid(`machine-${name}`), systemUUID: fakeGuid(`system-${name}`), bootID: fakeGuid(`boot-${name}`),
-        kernelVersion: '6.0.0', osImage: 'Fake Kubernetes Image', containerRuntimeVersion: 'docker://20.10.0',
-        kubeletVersion, kubeProxyVersion: kubeletVersion, operatingSystem: 'linux', architecture: arch(),
-      },
-    },
-  };
-}
-
 /**
  * Virtual nodes: by default a fake node for every host node running a pod of this virtual
  * cluster, removed when none does; with `sync.fromHost.nodes` the real host nodes (selected, or
- * needed) mirrored by name. Host nodes are never written.
+ * needed) mirrored by name. Either way the taints and conditions that describe a node's state
+ * are the host node's (translate.ts says how). Host nodes are never written.
  */
 export class NodeSyncer {
   readonly loop: ReconcileLoop;
@@ -86,7 +36,7 @@ export class NodeSyncer {
   private readonly virtualNodes: HookedInformer<Node>;
   private readonly virtualPods: HookedInformer<Pod>;
   private readonly hostPods: HookedInformer<Pod>;
-  private readonly hostNodes: HookedInformer<Node> | undefined;
+  private hostNodes: HookedInformer<Node> | undefined;
 
   constructor(ctx: SyncContext, options: NodeSyncOptions, onError?: (key: string, error: unknown) => void) {
     this.ctx = ctx;
@@ -98,11 +48,32 @@ export class NodeSyncer {
     this.hostPods = this.loop.watch(ctx.host.newInformer<Pod>(CORE['pods']!, {
       namespace: ctx.hostNamespace, labelSelector: `${MARKER_LABEL}=${ctx.vclusterName}`, indexers: byNode,
     }), (pod) => byNode.node(pod));
-    if (options.fromHost) this.hostNodes = this.loop.watch(ctx.host.newInformer<Node>(CORE['nodes']!), (node) => [node.metadata?.name ?? '']);
+    if (options.fromHost) this.watchHostNodes();
   }
 
-  start(signal?: AbortSignal): Promise<void> {
+  async start(signal?: AbortSignal): Promise<void> {
+    if (!this.hostNodes && await this.mayListHostNodes()) this.watchHostNodes();
     return this.loop.start(signal);
+  }
+
+  private watchHostNodes(): void {
+    this.hostNodes = this.loop.watch(this.ctx.host.newInformer<Node>(CORE['nodes']!), (node) => [node.metadata?.name ?? '']);
+  }
+
+  /**
+   * Fake nodes show the host node's state where the host lets us read nodes; a host kubeconfig
+   * limited to its namespace (what fake nodes are for in vCluster) gets vCluster's always-Ready
+   * fake nodes instead of a syncer that waits for a node list it may never have.
+   */
+  private async mayListHostNodes(): Promise<boolean> {
+    try {
+      // A permission probe whose answer is thrown away: no object is read, so no hook runs.
+      await this.ctx.host.unhooked.resourceFor<Node>(CORE['nodes']!).listPage({ limit: 1 });
+      return true;
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 403) return false;
+      throw error;
+    }
   }
 
   stop(): Promise<void> {
@@ -148,21 +119,34 @@ export class NodeSyncer {
       }
       return;
     }
-    const desired = this.options.fromHost ? this.mirror(hostNode!) : fakeNode(name, hostIp, this.options.kubeletVersion);
+    const now = new Date().toISOString();
+    const desired = this.options.fromHost ? this.mirror(hostNode!) : fakeNode(name, hostIp, this.options.kubeletVersion, hostNode, now);
+    let current: Node;
     if (!existing) {
-      const created = await nodes.create({ ...desired, status: undefined });
-      await nodes.updateStatus({ ...created, status: desired.status });
-      return;
+      // The apiserver adds `node.kubernetes.io/not-ready` to every new node; the spec step below lifts it.
+      current = await nodes.create({ ...desired, status: undefined });
+    } else if (!ours) {
+      return; // a node someone else made in the virtual cluster
+    } else {
+      current = existing;
     }
-    if (!ours) return; // a node someone else made in the virtual cluster
-    const labels = { ...(existing.metadata?.labels ?? {}), ...(desired.metadata?.labels ?? {}) };
-    const specChanged = this.options.fromHost && !isDeepStrictEqual(existing.spec?.taints, desired.spec?.taints);
-    let current = existing;
-    if (!isDeepStrictEqual(labels, existing.metadata?.labels) || specChanged) {
-      current = await nodes.update({ ...existing, metadata: { ...existing.metadata, labels }, spec: { ...existing.spec, ...(this.options.fromHost ? { taints: desired.spec?.taints } : {}) } });
+
+    const spec = desiredNodeSpec(this.options.fromHost ? 'mirror' : 'fake', hostNode, current);
+    const labels = { ...(current.metadata?.labels ?? {}), ...(desired.metadata?.labels ?? {}) };
+    const annotations = { ...(current.metadata?.annotations ?? {}) };
+    if (spec.originalTaints) annotations[ORIGINAL_TAINTS_ANNOTATION] = spec.originalTaints;
+    else delete annotations[ORIGINAL_TAINTS_ANNOTATION];
+    const specChanged = !sameTaints(current.spec?.taints, spec.taints) || (current.spec?.unschedulable === true) !== spec.unschedulable;
+    if (specChanged || !isDeepStrictEqual(labels, current.metadata?.labels ?? {}) || !isDeepStrictEqual(annotations, current.metadata?.annotations ?? {})) {
+      const nextSpec: Node['spec'] = { ...current.spec, taints: spec.taints };
+      if (spec.unschedulable) nextSpec.unschedulable = true;
+      else delete nextSpec.unschedulable;
+      current = await nodes.update({ ...current, metadata: { ...current.metadata, labels, annotations }, spec: nextSpec });
     }
-    const status = this.options.fromHost ? desired.status : { ...existing.status, addresses: desired.status?.addresses };
-    if (!isDeepStrictEqual(status, existing.status)) await nodes.updateStatus({ ...current, status });
+
+    const status = this.options.fromHost || !existing ? desired.status
+      : { ...existing.status, addresses: desired.status?.addresses, conditions: fakeNodeConditions(hostNode, existing.status?.conditions, now) };
+    if (!existing || !isDeepStrictEqual(status, existing.status)) await nodes.updateStatus({ ...current, status });
   }
 
   /** A host node as the virtual cluster sees it: same name, labels, taints and status. */
