@@ -6,7 +6,8 @@ import { ControlPlaneError } from './components.ts';
 import type { RunningControlPlane} from './control-plane.ts';
 import { clusterLayout, prepareDataDir, type ClusterLayout } from './control-plane.ts';
 import { HostCluster } from './host-cluster.ts';
-import { isAlive, reapRecorded } from './pids.ts';
+import { isKeeperProcess, keeperFile, readKeeperState, type Exit } from './keeper.ts';
+import { isAlive, isOurProcess, readPids, reapRecorded } from './pids.ts';
 import type { ComponentStatus } from './supervisor.ts';
 
 /** What `host status` reads: written by the running supervisor, removed when it stops. */
@@ -80,13 +81,29 @@ export async function runSupervised<S extends { components: ComponentStatus[] }>
 ): Promise<number> {
   prepareDataDir(layout);
   const release = acquireLock(layout);
-  let started: Awaited<ReturnType<typeof start>> | undefined;
+  type Started = Awaited<ReturnType<typeof start>>;
+  let started: Started | undefined;
+  let starting: Promise<Started> | undefined;
   let stopping: Promise<number> | undefined;
   const stop = (reason: string): Promise<number> => {
     stopping ??= (async () => {
       events.progress(`stopping ${label} (${reason})`);
-      await started?.stop?.();
-      await started?.plane.stop();
+      let running = started;
+      if (!running && starting) {
+        // Signalled while starting: end each component as soon as it is recorded, so the start
+        // fails fast instead of finishing first; what it still finished is stopped below.
+        const settled = starting.then((value) => ({ value }), () => ({ value: undefined }));
+        for (;;) {
+          const outcome = await Promise.race([settled, sleep(300).then(() => undefined)]);
+          if (outcome) {
+            running = outcome.value;
+            break;
+          }
+          await reapRecorded(layout.pidsFile);
+        }
+      }
+      await running?.stop?.();
+      await running?.plane.stop();
       rmSync(layout.stateFile, { force: true });
       release();
       events.progress(`${label} stopped`);
@@ -94,6 +111,7 @@ export async function runSupervised<S extends { components: ComponentStatus[] }>
     })();
     return stopping;
   };
+  const stopRequested = (): boolean => stopping !== undefined;
   const stopped = new Promise<number>((resolve) => {
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
       process.on(signal, () => { void stop(signal).then(resolve); });
@@ -106,10 +124,15 @@ export async function runSupervised<S extends { components: ComponentStatus[] }>
   });
 
   try {
+    const restart = Number(process.env['KUBENEST_SUPERVISOR_RESTART'] ?? 0);
+    if (restart > 0) events.progress(`starting ${label} again after its supervisor crashed (restart #${restart})`);
     const reaped = await reapRecorded(layout.pidsFile);
     if (reaped.length > 0) events.progress(`ended processes left by an earlier run that was killed: ${reaped.join(', ')}`);
-    started = await start();
-    if (stopping) return await stopping;
+    rmSync(layout.stateFile, { force: true }); // an earlier run's, if it was killed
+    if (stopRequested()) return await stopped;
+    starting = start();
+    started = await starting;
+    if (stopRequested()) return await stopped;
     const { plane, state } = started;
     const persist = (): void => { void writeFileAtomic(layout.stateFile, JSON.stringify(state(), null, 2) + '\n', 0o600); };
     plane.supervisor.on('exit', persist);
@@ -118,6 +141,8 @@ export async function runSupervised<S extends { components: ComponentStatus[] }>
     events.ready(state());
     return await stopped;
   } catch (error) {
+    // Stopped by a signal while starting: the start failed because of that, not on its own.
+    if (stopRequested()) return await stopped;
     await stop('start-up failed');
     throw error;
   }
@@ -145,27 +170,99 @@ export async function runHostDaemon(
   }, events);
 }
 
-/** Asks the supervisor of a data dir (host or virtual cluster) to stop and waits for it; ends leftovers if it was killed. */
+/** The pid to signal to stop a data dir's cluster: its keeper if it has one, else its supervisor. */
+export function daemonPid(layout: ClusterLayout): { keeper?: number | undefined; supervisor?: number | undefined } {
+  const keeper = readKeeperState(layout.runDir);
+  const supervisor = readLockPid(layout);
+  return {
+    keeper: keeper && isKeeperProcess(keeper.pid) ? keeper.pid : undefined,
+    supervisor: supervisor !== undefined && isAlive(supervisor) ? supervisor : undefined,
+  };
+}
+
+/** True while something runs the data dir's cluster: its supervisor, or a keeper recovering it. */
+export function isDaemonRunning(layout: ClusterLayout): boolean {
+  const { keeper, supervisor } = daemonPid(layout);
+  return keeper !== undefined || supervisor !== undefined;
+}
+
+export type Phase = 'running' | 'starting' | 'recovering' | 'degraded' | 'failed' | 'stopped';
+
+export interface DaemonStatus<S> {
+  phase: Phase;
+  /** recovering: since when and why; degraded: which components; failed: why. */
+  detail?: string | undefined;
+  supervisorPid?: number | undefined;
+  keeperPid?: number | undefined;
+  /** Times the keeper started the supervisor again after a crash. */
+  supervisorRestarts: number;
+  lastRestartAt?: string | undefined;
+  lastCrash?: Exit | undefined;
+  /** The running supervisor's own state (its components), once it is ready. */
+  state?: S | undefined;
+}
+
+/**
+ * What is true of a data dir's cluster, from its keeper, its supervisor and the pids they
+ * recorded; never `stopped` while a process of it runs.
+ */
+export function daemonStatus<S extends { supervisorPid: number; components: ComponentStatus[] }>(layout: ClusterLayout): DaemonStatus<S> {
+  const keeper = readKeeperState(layout.runDir);
+  const { keeper: keeperPid, supervisor: supervisorPid } = daemonPid(layout);
+  const base = {
+    supervisorPid, keeperPid, supervisorRestarts: keeper?.restarts ?? 0, lastRestartAt: keeper?.restartedAt, lastCrash: keeper?.lastCrash,
+  };
+  if (keeper?.state === 'failed' && keeperPid === undefined && supervisorPid === undefined) {
+    return { ...base, phase: 'failed', detail: keeper.reason };
+  }
+  if (keeperPid !== undefined && keeper?.state === 'recovering') {
+    const crash = keeper.lastCrash;
+    const how = crash ? (crash.signal ? `killed by ${crash.signal}` : `exited with code ${crash.code}`) : 'ended';
+    return { ...base, phase: 'recovering', detail: `supervisor ${how} at ${crash?.at ?? '?'}; restart #${keeper.restarts + 1}` };
+  }
+  if (supervisorPid === undefined) {
+    const left = readPids(layout.pidsFile).filter((entry) => isOurProcess(entry.pid, entry.command)).map((entry) => entry.name);
+    if (left.length > 0) return { ...base, phase: 'degraded', detail: `no supervisor; still running: ${left.join(', ')}` };
+    return { ...base, phase: keeperPid !== undefined ? 'starting' : 'stopped' };
+  }
+  const state = readState<S>(layout);
+  // A state left by a killed supervisor is not this one's.
+  if (!state || state.supervisorPid !== supervisorPid) return { ...base, phase: keeper && keeper.restarts > 0 && keeper.state !== 'running' ? 'recovering' : 'starting' };
+  const down = state.components.filter((c) => c.state !== 'running').map((c) => `${c.name} ${c.state}`);
+  return { ...base, state, phase: down.length > 0 ? 'degraded' : 'running', ...(down.length > 0 ? { detail: down.join(', ') } : {}) };
+}
+
+/**
+ * Stops a data dir's cluster (host or virtual) and waits for it: SIGTERM to its keeper, which
+ * stops the supervisor and does not start it again, or to the supervisor when it has no keeper
+ * (`--foreground`). Ends what a killed supervisor left behind either way.
+ */
 export async function stopDaemon(dataDir: string, progress: (line: string) => void, timeoutMs = 90_000): Promise<'stopped' | 'not-running'> {
   const layout = clusterLayout(dataDir);
-  const pid = readLockPid(layout);
-  if (pid !== undefined && isAlive(pid)) {
-    progress(`stopping the supervisor of ${layout.dataDir} (pid ${pid})`);
-    process.kill(pid, 'SIGTERM');
+  const { keeper, supervisor } = daemonPid(layout);
+  const cleanUp = (): void => {
+    rmSync(layout.lockFile, { force: true });
+    rmSync(layout.stateFile, { force: true });
+    rmSync(keeperFile(layout.runDir), { force: true });
+  };
+  const target = keeper ?? supervisor;
+  if (target !== undefined) {
+    progress(`stopping the ${keeper !== undefined ? 'keeper and supervisor' : 'supervisor'} of ${layout.dataDir} (pid ${target})`);
+    process.kill(target, 'SIGTERM');
+    // The keeper may be between two supervisors: the one to wait for is whichever holds the lock.
+    const running = (): number[] => [target, readLockPid(layout) ?? supervisor ?? 0].filter((pid) => pid > 0 && isAlive(pid));
     const deadline = Date.now() + timeoutMs;
-    while (isAlive(pid) && Date.now() < deadline) await sleep(100);
-    if (isAlive(pid)) {
-      progress(`the supervisor did not stop within ${timeoutMs / 1000}s; killing it and its components`);
+    while (running().length > 0 && Date.now() < deadline) await sleep(100);
+    for (const pid of running()) {
+      progress(`pid ${pid} did not stop within ${timeoutMs / 1000}s; killing it and the components`);
       process.kill(pid, 'SIGKILL');
     }
     await reapRecorded(layout.pidsFile);
-    rmSync(layout.lockFile, { force: true });
-    rmSync(layout.stateFile, { force: true });
+    cleanUp();
     return 'stopped';
   }
   const reaped = await reapRecorded(layout.pidsFile);
-  rmSync(layout.lockFile, { force: true });
-  rmSync(layout.stateFile, { force: true });
+  cleanUp();
   if (reaped.length > 0) {
     progress(`ended processes left by a supervisor that was killed: ${reaped.join(', ')}`);
     return 'stopped';
