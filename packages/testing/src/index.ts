@@ -111,6 +111,28 @@ export async function eventually<T>(check: () => Promise<T> | T, options: { time
   }
 }
 
+/**
+ * Reads a status over and over (each read waits for the previous one) until `stop`, which
+ * resolves with the statuses seen, consecutive repeats folded: the transitions.
+ */
+export function watchStatus(read: () => Promise<string>): { stop: () => Promise<string[]> } {
+  const seen: string[] = [];
+  let stopping = false;
+  const loop = (async () => {
+    while (!stopping) {
+      const status = await read().catch((error: unknown) => `error: ${(error as Error).message}`);
+      if (seen.at(-1) !== status) seen.push(status);
+    }
+  })();
+  return {
+    stop: async () => {
+      stopping = true;
+      await loop;
+      return seen;
+    },
+  };
+}
+
 /** True while a process with this pid exists (the same check the supervisor uses). */
 export const pidAlive = isAlive;
 
