@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -131,6 +131,21 @@ export function watchStatus(read: () => Promise<string>): { stop: () => Promise<
       return seen;
     },
   };
+}
+
+/**
+ * Live processes whose command line mentions `path` (a data dir): what a cluster run from there
+ * could have left. Zombies (already ended, not yet reaped by pid 1) have no command line.
+ */
+export function processesUsing(path: string): { pid: number; command: string }[] {
+  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid).flatMap((entry) => {
+    try {
+      const command = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+      return command.includes(path) ? [{ pid: Number(entry), command }] : [];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** True while a process with this pid exists (the same check the supervisor uses). */

@@ -75,14 +75,14 @@ export function hostCommand(): Command {
     });
 
   host.command('status')
-    .description('show whether the host cluster runs, its components, and its nodes (exit 0 running, 1 starting, recovering or degraded, 2 failed, 3 stopped)')
+    .description('show whether the host cluster runs, its components, and its nodes (exit 0 running, 1 starting, recovering, degraded or stopping, 2 failed, 3 stopped)')
     .option(...dataDirOption)
     .option('--json', 'print the status as JSON')
     .action(async (options) => {
       const report = await hostStatus(options.dataDir);
       if (options.json) console.log(JSON.stringify(report, null, 2));
       else printStatus(report);
-      process.exitCode = { running: 0, starting: 1, recovering: 1, degraded: 1, failed: 2, stopped: 3 }[report.status];
+      process.exitCode = { running: 0, starting: 1, recovering: 1, degraded: 1, stopping: 1, failed: 2, stopped: 3 }[report.status];
     });
   return host;
 }

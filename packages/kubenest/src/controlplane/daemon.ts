@@ -186,7 +186,7 @@ export function isDaemonRunning(layout: ClusterLayout): boolean {
   return keeper !== undefined || supervisor !== undefined;
 }
 
-export type Phase = 'running' | 'starting' | 'recovering' | 'degraded' | 'failed' | 'stopped';
+export type Phase = 'running' | 'starting' | 'recovering' | 'degraded' | 'stopping' | 'failed' | 'stopped';
 
 export interface DaemonStatus<S> {
   phase: Phase;
@@ -212,13 +212,15 @@ export function daemonStatus<S extends { supervisorPid: number; components: Comp
   const base = {
     supervisorPid, keeperPid, supervisorRestarts: keeper?.restarts ?? 0, lastRestartAt: keeper?.restartedAt, lastCrash: keeper?.lastCrash,
   };
-  if (keeper?.state === 'failed' && keeperPid === undefined && supervisorPid === undefined) {
-    return { ...base, phase: 'failed', detail: keeper.reason };
-  }
+  // Failed is final: the keeper only ends what is left, then exits.
+  if (keeper?.state === 'failed' && supervisorPid === undefined) return { ...base, phase: 'failed', detail: keeper.reason };
+  if (keeperPid !== undefined && keeper?.state === 'stopping') return { ...base, phase: 'stopping' };
   if (keeperPid !== undefined && keeper?.state === 'recovering') {
     const crash = keeper.lastCrash;
     const how = crash ? (crash.signal ? `killed by ${crash.signal}` : `exited with code ${crash.code}`) : 'ended';
-    return { ...base, phase: 'recovering', detail: `supervisor ${how} at ${crash?.at ?? '?'}; restart #${keeper.restarts + 1}` };
+    // The keeper counts a restart when it starts the new supervisor, after the backoff.
+    const started = keeper.restartedAt !== undefined && crash !== undefined && keeper.restartedAt >= crash.at;
+    return { ...base, phase: 'recovering', detail: `supervisor ${how} at ${crash?.at ?? '?'}; ${started ? 'starting again' : 'waiting to start again'} (restart #${keeper.restarts + (started ? 0 : 1)})` };
   }
   if (supervisorPid === undefined) {
     const left = readPids(layout.pidsFile).filter((entry) => isOurProcess(entry.pid, entry.command)).map((entry) => entry.name);
