@@ -140,13 +140,14 @@ export function keep(options: { runDir: string; command: string; args: string[];
 
   const start = (): void => {
     const first = !everReady;
-    child = spawn(options.command, options.args, {
+    const supervisor = spawn(options.command, options.args, {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, KUBENEST_SUPERVISOR_RESTART: String(state.restarts) },
     });
-    state.supervisorPid = child.pid;
+    child = supervisor;
+    state.supervisorPid = supervisor.pid;
     persist();
-    child.on('message', (message: SupervisorMessage) => {
+    supervisor.on('message', (message: SupervisorMessage) => {
       if (first && process.connected) process.send?.(message);
       if (message.type === 'failed') lastFailure = message.message;
       if (message.type === 'ready') {
@@ -157,7 +158,10 @@ export function keep(options: { runDir: string; command: string; args: string[];
         transition('running');
       }
     });
-    child.once('exit', (code, signal) => {
+    let exited = false;
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
+      if (exited) return;
+      exited = true;
       const exit: Exit = { code, signal, at: new Date().toISOString() };
       state.supervisorPid = undefined;
       const decision = afterSupervisorExit({ stopping, everReady, exit, crashesInARow: state.crashesInARow, readySince, now: Date.now(), lastFailure }, options.policy);
@@ -192,11 +196,17 @@ export function keep(options: { runDir: string; command: string; args: string[];
           start();
         }, decision.delayMs);
       });
+    };
+    supervisor.once('exit', onExit);
+    // Could not start at all (out of memory, say): a crash like any other, so it backs off.
+    supervisor.once('error', (error) => {
+      log(`could not start the supervisor: ${error.message}`);
+      if (supervisor.pid === undefined) onExit(1, null);
     });
   };
 
   const stop = (reason: string): void => {
-    if (stopping) return;
+    if (stopping || state.state === 'failed') return;
     stopping = true;
     log(`stopping (${reason})`);
     transition('stopping');
