@@ -122,6 +122,7 @@ export function keep(options: { runDir: string; command: string; args: string[];
     renameSync(temporary, keeperFile(runDir));
   };
 
+  /** The supervisor while it runs. */
   let child: ChildProcess | undefined;
   let stopping = false;
   let everReady = false;
@@ -162,6 +163,7 @@ export function keep(options: { runDir: string; command: string; args: string[];
     const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
       if (exited) return;
       exited = true;
+      if (child === supervisor) child = undefined;
       const exit: Exit = { code, signal, at: new Date().toISOString() };
       state.supervisorPid = undefined;
       const decision = afterSupervisorExit({ stopping, everReady, exit, crashesInARow: state.crashesInARow, readySince, now: Date.now(), lastFailure }, options.policy);
@@ -210,7 +212,7 @@ export function keep(options: { runDir: string; command: string; args: string[];
     stopping = true;
     log(`stopping (${reason})`);
     transition('stopping');
-    if (child && child.exitCode === null && child.signalCode === null) {
+    if (child) {
       child.kill('SIGTERM'); // its exit ends the keeper
       return;
     }
