@@ -100,8 +100,16 @@ describe('supervisor recovery: crash loops, reboots, delete while recovering', (
   });
 
   it('delete while the supervisor is recovering stops the recovery and removes everything', async () => {
-    process.kill(supervisorOf('demo')!, 'SIGKILL');
+    const killed = supervisorOf('demo')!;
+    process.kill(killed, 'SIGKILL');
     await eventually(async () => assert.equal((await demoRow())?.status, 'recovering'));
+    // The keeper has started the next supervisor, which is still starting (it waits for the
+    // dead one's Lease to expire): the stop reaches a supervisor in the middle of its start.
+    await eventually(() => {
+      const next = supervisorOf('demo');
+      assert.ok(next !== undefined && next !== killed && pidAlive(next), 'a new supervisor');
+    });
+    assert.equal((await demoRow())?.status, 'recovering');
     const deleted = await cli('delete', 'demo');
     assert.equal(deleted.code, 0, deleted.stderr);
     assert.match(deleted.stderr, /virtual cluster "demo" deleted \(and host namespace vcluster-demo\)/);
