@@ -134,9 +134,14 @@ export async function runSupervised<S extends { components: ComponentStatus[] }>
     started = await starting;
     if (stopRequested()) return await stopped;
     const { plane, state } = started;
-    const persist = (): void => { void writeFileAtomic(layout.stateFile, JSON.stringify(state(), null, 2) + '\n', 0o600); };
+    const persist = (): void => {
+      if (!stopRequested()) void writeFileAtomic(layout.stateFile, JSON.stringify(state(), null, 2) + '\n', 0o600);
+    };
     plane.supervisor.on('exit', persist);
     plane.supervisor.on('restart', persist);
+    // What changes without an event (a virtual cluster's Lease) reaches `list` within seconds.
+    const refresh = setInterval(persist, 5_000);
+    void stopped.then(() => clearInterval(refresh));
     await writeFileAtomic(layout.stateFile, JSON.stringify(state(), null, 2) + '\n', 0o600);
     events.ready(state());
     return await stopped;
@@ -206,7 +211,7 @@ export interface DaemonStatus<S> {
  * What is true of a data dir's cluster, from its keeper, its supervisor and the pids they
  * recorded; never `stopped` while a process of it runs.
  */
-export function daemonStatus<S extends { supervisorPid: number; components: ComponentStatus[] }>(layout: ClusterLayout): DaemonStatus<S> {
+export function daemonStatus<S extends { supervisorPid: number; components: ComponentStatus[]; leading?: boolean }>(layout: ClusterLayout): DaemonStatus<S> {
   const keeper = readKeeperState(layout.runDir);
   const { keeper: keeperPid, supervisor: supervisorPid } = daemonPid(layout);
   const base = {
@@ -223,14 +228,17 @@ export function daemonStatus<S extends { supervisorPid: number; components: Comp
     return { ...base, phase: 'recovering', detail: `supervisor ${how} at ${crash?.at ?? '?'}; ${started ? 'starting again' : 'waiting to start again'} (restart #${keeper.restarts + (started ? 0 : 1)})` };
   }
   if (supervisorPid === undefined) {
+    // A keeper between two supervisors (the moment before it says it is recovering).
+    if (keeperPid !== undefined) return { ...base, phase: keeper?.state === 'starting' ? 'starting' : 'recovering' };
     const left = readPids(layout.pidsFile).filter((entry) => isOurProcess(entry.pid, entry.command)).map((entry) => entry.name);
-    if (left.length > 0) return { ...base, phase: 'degraded', detail: `no supervisor; still running: ${left.join(', ')}` };
-    return { ...base, phase: keeperPid !== undefined ? 'starting' : 'stopped' };
+    if (left.length > 0) return { ...base, phase: 'degraded', detail: `no supervisor; still running: ${left.join(', ')} (\`kubenest up\` restarts it, \`delete\` or \`host down\` ends them)` };
+    return { ...base, phase: 'stopped' };
   }
   const state = readState<S>(layout);
   // A state left by a killed supervisor is not this one's.
   if (!state || state.supervisorPid !== supervisorPid) return { ...base, phase: keeper && keeper.restarts > 0 && keeper.state !== 'running' ? 'recovering' : 'starting' };
   const down = state.components.filter((c) => c.state !== 'running').map((c) => `${c.name} ${c.state}`);
+  if (state.leading === false) down.push('syncers stopped: the Lease on the host is not held (is the host reachable?)');
   return { ...base, state, phase: down.length > 0 ? 'degraded' : 'running', ...(down.length > 0 ? { detail: down.join(', ') } : {}) };
 }
 
