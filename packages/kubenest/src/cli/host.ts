@@ -166,7 +166,8 @@ async function hostStatus(dataDirOption: string): Promise<StatusReport> {
 
 function printStatus(report: StatusReport): void {
   const restarts = report.supervisorRestarts > 0 ? `, supervisor restarted ${report.supervisorRestarts}x, last at ${report.lastRestartAt}` : '';
-  const headline = `host cluster: ${report.status}${report.detail ? ` (${report.detail})` : ''}`;
+  const hint = report.status === 'failed' ? `; start it again with \`kubenest host up${report.dataDir === resolve(defaultHostDir()) ? '' : ` --data-dir ${report.dataDir}`}\`` : '';
+  const headline = `host cluster: ${report.status}${report.detail ? ` (${report.detail}${hint})` : ''}`;
   if (!report.components) {
     const pids = [report.supervisorPid ? `supervisor pid ${report.supervisorPid}` : '', report.keeperPid ? `keeper pid ${report.keeperPid}` : ''].filter(Boolean);
     console.log(`${headline}\n  data dir:   ${report.dataDir}${pids.length ? `\n  processes:  ${pids.join(', ')}` : ''}${restarts ? `\n  restarts:   ${restarts.slice(2)}` : ''}`);

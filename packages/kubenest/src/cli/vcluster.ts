@@ -191,7 +191,8 @@ export function vclusterCommands(): Command<unknown[], Record<string, unknown>>[
       }
       console.log(`${'NAME'.padEnd(20)} ${'HOST NAMESPACE'.padEnd(24)} ${'STATUS'.padEnd(12)} ${'RESTARTS'.padEnd(9)} ${'AGE'.padEnd(5)} DETAIL`);
       for (const r of rows) {
-        const detail = r.detail ?? (r.supervisorRestarts > 0 && r.lastRestartAt ? `supervisor restarted ${r.supervisorRestarts}x, last ${age(r.lastRestartAt)} ago` : '');
+        const detail = r.status === 'failed' ? `${r.detail ?? ''}; start it again with \`kubenest up --name ${r.name}\``
+          : r.detail ?? (r.supervisorRestarts > 0 && r.lastRestartAt ? `supervisor restarted ${r.supervisorRestarts}x, last ${age(r.lastRestartAt)} ago` : '');
         console.log(`${r.name.padEnd(20)} ${r.hostNamespace.padEnd(24)} ${r.status.padEnd(12)} ${String(r.restarts).padEnd(9)} ${r.age.padEnd(5)} ${detail}`.trimEnd());
       }
     });

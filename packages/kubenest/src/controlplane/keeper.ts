@@ -176,7 +176,7 @@ export function keep(options: { runDir: string; command: string; args: string[];
       state.crashesInARow = decision.crashesInARow;
       // The dead supervisor's state would show its components as running.
       rmSync(stateFile, { force: true });
-      const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
+      const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
       if (decision.action === 'fail') {
         state.reason = decision.reason;
         log(`giving up: ${decision.reason}`);
@@ -184,7 +184,7 @@ export function keep(options: { runDir: string; command: string; args: string[];
         void end(1, true);
         return;
       }
-      log(`the supervisor was ${how}; starting it again in ${decision.delayMs / 1000}s (restart #${state.restarts + 1}, crash ${decision.crashesInARow} in a row)`);
+      log(`the supervisor ${how}; starting it again in ${decision.delayMs / 1000}s (restart #${state.restarts + 1}, crash ${decision.crashesInARow} in a row)`);
       transition('recovering', `supervisor ${how}`);
       // Components tied to the dead supervisor are gone already; without setpriv they are ended
       // here, before the next supervisor records its own.
