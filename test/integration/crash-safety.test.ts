@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { CORE, KubeClient, isAlreadyExists, loadKubeconfig, type KubeObject } from '@kubenest/kube';
+import { CORE, KubeClient, loadKubeconfig, type KubeObject } from '@kubenest/kube';
 import { readPids } from '@kubenest/kubenest';
-import { cliSandbox, eventually, pidAlive, watchStatus, type CliSandbox } from '@kubenest/testing';
+import { cliSandbox, createThroughOutage, eventually, pidAlive, watchStatus, type CliSandbox } from '@kubenest/testing';
 
 const CONFIGMAPS = 2_000;
 const PODS = 200;
@@ -60,16 +59,7 @@ describe('crash safety: a supervisor killed with SIGKILL comes back by itself', 
     await Promise.all(Array.from({ length: 16 }, async () => {
       while (next < count) {
         const i = next++;
-        for (let attempt = 0; ; attempt++) {
-          try {
-            await make(i);
-            break;
-          } catch (error) {
-            if (isAlreadyExists(error)) break;
-            if (attempt > 600) throw error;
-            await sleep(500);
-          }
-        }
+        await createThroughOutage(() => make(i));
         if (i === count / 2 && !killed) {
           killed = true;
           process.kill(supervisorOf(victim), 'SIGKILL');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import type { RestClient } from '@kubenest/kube';
+import { isAlreadyExists, type RestClient } from '@kubenest/kube';
 import { HostCluster, isAlive, resolveBinaries, type Binaries } from '@kubenest/kubenest';
 
 export { FaultProxy } from './fault-proxy.ts';
@@ -108,6 +108,25 @@ export async function eventually<T>(check: () => Promise<T> | T, options: { time
       if (Date.now() > deadline) throw error;
     }
     await sleep(options.intervalMs ?? 200);
+  }
+}
+
+/**
+ * Creates an object through an outage (a control plane being replaced after a crash), as a
+ * user's client would: retries until the API accepts it. AlreadyExists means an earlier attempt
+ * landed and its answer was lost: done, not written twice.
+ */
+export async function createThroughOutage(create: () => Promise<unknown>, timeoutMs = 300_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await create();
+      return;
+    } catch (error) {
+      if (isAlreadyExists(error)) return;
+      if (Date.now() > deadline) throw error;
+    }
+    await sleep(500);
   }
 }
 
