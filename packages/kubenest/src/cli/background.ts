@@ -9,8 +9,6 @@ import { CliError, say } from './output.ts';
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const KEEPER_MAIN = fileURLToPath(new URL('./keeper-main.ts', import.meta.url));
 
-type Message<S> = SupervisorMessage<S>;
-
 /**
  * Starts `kubenest <args>` (a supervisor) detached under its keeper, which starts it again if it
  * crashes (ADR 16); their output goes to `<logsDir>/kubenest.log`. Shows the progress the
@@ -31,7 +29,7 @@ export async function runInBackground<S>(args: string[], layout: Pick<ClusterLay
   process.once('SIGTERM', abort);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const outcome = await new Promise<{ ok: true; state: S } | { ok: false; message: string }>((resolve) => {
-    child.on('message', (message: Message<S>) => {
+    child.on('message', (message: SupervisorMessage<S>) => {
       if (message.type === 'progress') say(message.line);
       if (message.type === 'ready') resolve({ ok: true, state: message.state });
       if (message.type === 'failed') resolve({ ok: false, message: message.message });
@@ -56,7 +54,7 @@ export async function supervisedCommand<S>(
 ): Promise<never> {
   const stamp = (line: string): void => console.log(`${new Date().toISOString()} ${line}`);
   // The parent disconnects once the cluster is ready; after that the log file is the only reader.
-  const tell = (message: Message<S>): void => { if (process.connected) process.send?.(message); };
+  const tell = (message: SupervisorMessage<S>): void => { if (process.connected) process.send?.(message); };
   try {
     const code = await run({
       progress: (line) => { stamp(line); tell({ type: 'progress', line }); },
