@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import type { RestClient } from '@kubenest/kube';
+import { isAlreadyExists, type RestClient } from '@kubenest/kube';
 import { HostCluster, isAlive, resolveBinaries, resolveGoTool, type Binaries } from '@kubenest/kubenest';
 
 export { FaultProxy } from './fault-proxy.ts';
@@ -118,6 +118,62 @@ export async function eventually<T>(check: () => Promise<T> | T, options: { time
     }
     await sleep(options.intervalMs ?? 200);
   }
+}
+
+/**
+ * Creates an object through an outage (a control plane being replaced after a crash), as a
+ * user's client would: retries until the API accepts it. AlreadyExists means an earlier attempt
+ * landed and its answer was lost: done, not written twice.
+ */
+export async function createThroughOutage(create: () => Promise<unknown>, timeoutMs = 300_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await create();
+      return;
+    } catch (error) {
+      if (isAlreadyExists(error)) return;
+      if (Date.now() > deadline) throw error;
+    }
+    await sleep(500);
+  }
+}
+
+/**
+ * Reads a status over and over (each read waits for the previous one) until `stop`, which
+ * resolves with the statuses seen, consecutive repeats folded: the transitions.
+ */
+export function watchStatus(read: () => Promise<string>): { stop: () => Promise<string[]> } {
+  const seen: string[] = [];
+  let stopping = false;
+  const loop = (async () => {
+    while (!stopping) {
+      const status = await read().catch((error: unknown) => `error: ${(error as Error).message}`);
+      if (seen.at(-1) !== status) seen.push(status);
+    }
+  })();
+  return {
+    stop: async () => {
+      stopping = true;
+      await loop;
+      return seen;
+    },
+  };
+}
+
+/**
+ * Live processes whose command line mentions `path` (a data dir): what a cluster run from there
+ * could have left. Zombies (already ended, not yet reaped by pid 1) have no command line.
+ */
+export function processesUsing(path: string): { pid: number; command: string }[] {
+  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid).flatMap((entry) => {
+    try {
+      const command = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+      return command.includes(path) ? [{ pid: Number(entry), command }] : [];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** True while a process with this pid exists (the same check the supervisor uses). */

@@ -2,28 +2,34 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ClusterLayout } from '../controlplane/control-plane.ts';
+import type { SupervisorMessage } from '../controlplane/keeper.ts';
 import { CliError, say } from './output.ts';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
-
-type Message<S> = { type: 'progress'; line: string } | { type: 'ready'; state: S } | { type: 'failed'; message: string };
+const KEEPER_MAIN = fileURLToPath(new URL('./keeper-main.ts', import.meta.url));
 
 /**
- * Starts `kubenest <args>` detached, its output in `<logsDir>/kubenest.log`, shows the progress
- * it reports and resolves with its state once it says it is ready. Ctrl-C while waiting stops it.
+ * Starts `kubenest <args>` (a supervisor) detached under its keeper, which starts it again if it
+ * crashes (ADR 16); their output goes to `<logsDir>/kubenest.log`. Shows the progress the
+ * supervisor reports and resolves with its state once it says it is ready. Ctrl-C while waiting
+ * stops it.
  */
-export async function runInBackground<S>(args: string[], logsDir: string): Promise<S> {
+export async function runInBackground<S>(args: string[], layout: Pick<ClusterLayout, 'logsDir' | 'runDir'>): Promise<S> {
+  const { logsDir, runDir } = layout;
   mkdirSync(logsDir, { recursive: true, mode: 0o700 });
+  mkdirSync(runDir, { recursive: true, mode: 0o700 });
   const logFile = join(logsDir, 'kubenest.log');
   const log = openSync(logFile, 'a', 0o600);
-  const child = spawn(process.execPath, [MAIN, ...args], { detached: true, stdio: ['ignore', log, log, 'ipc'] });
+  const child = spawn(process.execPath, [KEEPER_MAIN, runDir, '--', process.execPath, MAIN, ...args], { detached: true, stdio: ['ignore', log, log, 'ipc'] });
   closeSync(log);
   // An aborted start must not leave a half-started supervisor behind.
   const abort = (): void => { child.kill('SIGTERM'); };
   process.once('SIGINT', abort);
   process.once('SIGTERM', abort);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const outcome = await new Promise<{ ok: true; state: S } | { ok: false; message: string }>((resolve) => {
-    child.on('message', (message: Message<S>) => {
+    child.on('message', (message: SupervisorMessage<S>) => {
       if (message.type === 'progress') say(message.line);
       if (message.type === 'ready') resolve({ ok: true, state: message.state });
       if (message.type === 'failed') resolve({ ok: false, message: message.message });
@@ -32,7 +38,11 @@ export async function runInBackground<S>(args: string[], logsDir: string): Promi
   });
   process.off('SIGINT', abort);
   process.off('SIGTERM', abort);
-  if (!outcome.ok) throw new CliError(outcome.message);
+  if (!outcome.ok) {
+    // The keeper ends what the failed start left; the next command must find that done.
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
+    throw new CliError(outcome.message);
+  }
   child.disconnect();
   child.unref();
   return outcome.state;
@@ -44,7 +54,7 @@ export async function supervisedCommand<S>(
 ): Promise<never> {
   const stamp = (line: string): void => console.log(`${new Date().toISOString()} ${line}`);
   // The parent disconnects once the cluster is ready; after that the log file is the only reader.
-  const tell = (message: Message<S>): void => { if (process.connected) process.send?.(message); };
+  const tell = (message: SupervisorMessage<S>): void => { if (process.connected) process.send?.(message); };
   try {
     const code = await run({
       progress: (line) => { stamp(line); tell({ type: 'progress', line }); },

@@ -4,8 +4,7 @@ import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import { RestClient, loadKubeconfig } from '@kubenest/kube';
 import { resolveBinaries } from '../controlplane/binaries.ts';
 import { clusterLayout, prepareDataDir } from '../controlplane/control-plane.ts';
-import { readLockPid, readState, runHostDaemon, stopDaemon, type HostState } from '../controlplane/daemon.ts';
-import { isAlive } from '../controlplane/pids.ts';
+import { daemonPid, daemonStatus, runHostDaemon, stopDaemon, type HostState, type Phase } from '../controlplane/daemon.ts';
 import { runInBackground, supervisedCommand } from './background.ts';
 import { CliError, say } from './output.ts';
 
@@ -39,9 +38,9 @@ export function hostCommand(): Command {
     .action(async (options) => {
       const dataDir = resolve(options.dataDir);
       prepareDataDir(clusterLayout(dataDir));
-      const running = readLockPid(clusterLayout(dataDir));
-      if (running !== undefined && isAlive(running)) {
-        throw new CliError(`a host cluster is already running from ${dataDir} (supervisor pid ${running}); ` +
+      const { keeper, supervisor } = daemonPid(clusterLayout(dataDir));
+      if (keeper !== undefined || supervisor !== undefined) {
+        throw new CliError(`a host cluster is already running from ${dataDir} (${supervisor !== undefined ? `supervisor pid ${supervisor}` : `being recovered by keeper pid ${keeper}`}); ` +
           `\`kubenest host status --data-dir ${dataDir}\` shows it, \`kubenest host down --data-dir ${dataDir}\` stops it`);
       }
       const binaries = await resolveBinaries({ binDir: options.binDir, progress: say });
@@ -76,14 +75,14 @@ export function hostCommand(): Command {
     });
 
   host.command('status')
-    .description('show whether the host cluster runs, its components, and its nodes (exit 0 running, 1 starting or degraded, 3 stopped)')
+    .description('show whether the host cluster runs, its components, and its nodes (exit 0 running, 1 starting, recovering, degraded or stopping, 2 failed, 3 stopped)')
     .option(...dataDirOption)
     .option('--json', 'print the status as JSON')
     .action(async (options) => {
       const report = await hostStatus(options.dataDir);
       if (options.json) console.log(JSON.stringify(report, null, 2));
       else printStatus(report);
-      process.exitCode = report.status === 'running' ? 0 : report.status === 'degraded' ? 1 : 3;
+      process.exitCode = { running: 0, starting: 1, recovering: 1, degraded: 1, stopping: 1, failed: 2, stopped: 3 }[report.status];
     });
   return host;
 }
@@ -91,7 +90,7 @@ export function hostCommand(): Command {
 export async function startHostInBackground(dataDir: string, binDir: string, nodes: number, port: number | undefined, print = true): Promise<HostState> {
   const args = ['host', 'run', '--data-dir', dataDir, '--bin-dir', binDir, '--nodes', String(nodes)];
   if (port !== undefined) args.push('--port', String(port));
-  const state = await runInBackground<HostState>(args, clusterLayout(dataDir).logsDir);
+  const state = await runInBackground<HostState>(args, clusterLayout(dataDir));
   if (print) printReady(state, dataDir, false);
   return state;
 }
@@ -113,9 +112,15 @@ function printReady(state: HostState, dataDir: string, foreground: boolean): voi
 }
 
 interface StatusReport {
-  status: 'running' | 'starting' | 'degraded' | 'stopped';
+  status: Phase;
+  /** recovering: since when and why; degraded: what is down; failed: why. */
+  detail?: string | undefined;
   dataDir: string;
   supervisorPid?: number | undefined;
+  keeperPid?: number | undefined;
+  /** Times the supervisor was started again after a crash, and the last time. */
+  supervisorRestarts: number;
+  lastRestartAt?: string | undefined;
   server?: string | undefined;
   kubeconfig?: string | undefined;
   /** 'ready', or why not. */
@@ -126,15 +131,16 @@ interface StatusReport {
 
 async function hostStatus(dataDirOption: string): Promise<StatusReport> {
   const layout = clusterLayout(dataDirOption);
-  const pid = readLockPid(layout);
-  const state = readState(layout);
-  if (pid === undefined || !isAlive(pid)) return { status: 'stopped', dataDir: layout.dataDir };
-  // The supervisor writes its state once the cluster is ready; until then it is starting.
-  if (!state) return { status: 'starting', dataDir: layout.dataDir, supervisorPid: pid };
+  const daemon = daemonStatus<HostState>(layout);
   const report: StatusReport = {
-    status: 'running', dataDir: layout.dataDir, supervisorPid: pid, server: state.server, kubeconfig: state.kubeconfig,
-    components: state.components,
+    status: daemon.phase, detail: daemon.detail, dataDir: layout.dataDir, supervisorPid: daemon.supervisorPid, keeperPid: daemon.keeperPid,
+    supervisorRestarts: daemon.supervisorRestarts, lastRestartAt: daemon.lastRestartAt,
   };
+  const state = daemon.state;
+  if (!state) return report;
+  report.server = state.server;
+  report.kubeconfig = state.kubeconfig;
+  report.components = state.components;
   const client = new RestClient(loadKubeconfig(state.kubeconfig));
   try {
     const readyz = await client.raw('GET', '/readyz', { timeoutMs: 3_000 });
@@ -147,19 +153,30 @@ async function hostStatus(dataDirOption: string): Promise<StatusReport> {
   } finally {
     await client.close();
   }
-  const componentsUp = state.components.every((c) => c.state === 'running' || c.state === 'starting');
-  if (report.apiserver !== 'ready' || !componentsUp || report.nodes?.some((n) => !n.ready)) report.status = 'degraded';
+  if (report.status === 'running') {
+    const notReady = (report.nodes ?? []).filter((n) => !n.ready).map((n) => n.name);
+    const problems = [...(report.apiserver !== 'ready' ? [`apiserver ${report.apiserver}`] : []), ...(notReady.length > 0 ? [`node(s) not Ready: ${notReady.join(', ')}`] : [])];
+    if (problems.length > 0) {
+      report.status = 'degraded';
+      report.detail = problems.join('; ');
+    }
+  }
   return report;
 }
 
 function printStatus(report: StatusReport): void {
-  if (report.status === 'stopped' || report.status === 'starting') {
-    console.log(`host cluster: ${report.status} (data dir ${report.dataDir}${report.supervisorPid ? `, supervisor pid ${report.supervisorPid}` : ''})`);
+  const restarts = report.supervisorRestarts > 0 ? `, supervisor restarted ${report.supervisorRestarts}x, last at ${report.lastRestartAt}` : '';
+  const hint = report.status === 'failed' ? `; start it again with \`kubenest host up${report.dataDir === resolve(defaultHostDir()) ? '' : ` --data-dir ${report.dataDir}`}\`` : '';
+  const headline = `host cluster: ${report.status}${report.detail ? ` (${report.detail}${hint})` : ''}`;
+  if (!report.components) {
+    const pids = [report.supervisorPid ? `supervisor pid ${report.supervisorPid}` : '', report.keeperPid ? `keeper pid ${report.keeperPid}` : ''].filter(Boolean);
+    console.log(`${headline}\n  data dir:   ${report.dataDir}${pids.length ? `\n  processes:  ${pids.join(', ')}` : ''}${restarts ? `\n  restarts:   ${restarts.slice(2)}` : ''}`);
     return;
   }
   const nodes = report.nodes ?? [];
   console.log([
-    `host cluster: ${report.status} (supervisor pid ${report.supervisorPid})`,
+    headline,
+    `  supervisor: pid ${report.supervisorPid}${report.keeperPid ? ` (keeper pid ${report.keeperPid})` : ''}${restarts}`,
     `  data dir:   ${report.dataDir}`,
     `  server:     ${report.server}  (apiserver ${report.apiserver})`,
     `  kubeconfig: ${report.kubeconfig}`,

@@ -2,8 +2,7 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import { resolveBinaries } from '../controlplane/binaries.ts';
 import { clusterLayout } from '../controlplane/control-plane.ts';
-import { readLockPid } from '../controlplane/daemon.ts';
-import { isAlive } from '../controlplane/pids.ts';
+import { isDaemonRunning } from '../controlplane/daemon.ts';
 import { defaultHostDir, startHostInBackground } from './host.ts';
 import { say } from './output.ts';
 import { createVirtualCluster, exists, isRunning, startInBackground, vclustersRoot } from './vcluster.ts';
@@ -24,8 +23,7 @@ export function upCommand(): Command<[], { name: string; nodes: number; values?:
       const binaries = await resolveBinaries({ binDir: options.binDir, progress: say });
       const hostDir = defaultHostDir();
       const hostKubeconfig = clusterLayout(hostDir).kubeconfig;
-      const hostPid = readLockPid(clusterLayout(hostDir));
-      if (hostPid !== undefined && isAlive(hostPid)) say(`host cluster already running (${hostDir})`);
+      if (isDaemonRunning(clusterLayout(hostDir))) say(`host cluster already running (${hostDir})`);
       else await startHostInBackground(hostDir, binaries.dir, options.nodes, undefined, false);
 
       const name = options.name;

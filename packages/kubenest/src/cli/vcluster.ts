@@ -9,8 +9,7 @@ import { pluginMetricsFile, pluginStatusFile, type PluginStatus } from '../plugi
 import { validateValues } from '../config/validate.ts';
 import { resolveBinaries } from '../controlplane/binaries.ts';
 import { clusterLayout } from '../controlplane/control-plane.ts';
-import { readLockPid, readState, runSupervised, stopDaemon } from '../controlplane/daemon.ts';
-import { isAlive } from '../controlplane/pids.ts';
+import { daemonStatus, isDaemonRunning, runSupervised, stopDaemon } from '../controlplane/daemon.ts';
 import {
   deleteHostObjects, detectServiceCidr, readSpec, startVirtualCluster, writeSpec, type VirtualClusterSpec, type VirtualClusterState,
 } from '../controlplane/virtual-cluster.ts';
@@ -128,12 +127,11 @@ export async function createVirtualCluster(options: CreateOptions): Promise<Virt
 
 /** Starts an existing virtual cluster's supervisor (after `create`, or after a reboot). */
 export function startInBackground(name: string, binDir: string): Promise<VirtualClusterState> {
-  return runInBackground<VirtualClusterState>(['vcluster-run', name, '--bin-dir', binDir], clusterLayout(dataDirOf(name)).logsDir);
+  return runInBackground<VirtualClusterState>(['vcluster-run', name, '--bin-dir', binDir], clusterLayout(dataDirOf(name)));
 }
 
 export function isRunning(name: string): boolean {
-  const pid = readLockPid(clusterLayout(dataDirOf(name)));
-  return pid !== undefined && isAlive(pid);
+  return isDaemonRunning(clusterLayout(dataDirOf(name)));
 }
 
 export function exists(name: string): boolean {
@@ -187,18 +185,15 @@ export function vclusterCommands(): Command<unknown[], Record<string, unknown>>[
         const dataDir = join(root, name);
         const spec = readSpec(dataDir);
         if (!spec) return [];
-        const layout = clusterLayout(dataDir);
-        const pid = readLockPid(layout);
-        const state = readState<VirtualClusterState>(layout);
-        const running = pid !== undefined && isAlive(pid);
-        const restarts = state?.components.reduce((sum, c) => sum + c.restarts, 0) ?? 0;
-        const down = state?.components.filter((c) => c.state !== 'running').map((c) => c.name) ?? [];
-        const status = !running ? 'stopped' : !state ? 'starting' : down.length ? `degraded (${down.join(', ')})` : 'running';
-        const plugins = running ? readPluginStatus(dataDir) : [];
-        const pluginsUp = plugins.filter((p) => p.state === 'running').length;
+        const daemon = daemonStatus<VirtualClusterState>(clusterLayout(dataDir));
+        // Component restarts by the supervisor, plus supervisor restarts by its keeper.
+        const restarts = (daemon.state?.components.reduce((sum, c) => sum + c.restarts, 0) ?? 0) + daemon.supervisorRestarts;
+        const configured = pluginEntries(spec.values).length;
+        const plugins = daemon.phase === 'stopped' || daemon.phase === 'failed' ? [] : readPluginStatus(dataDir);
         return [{
-          name, hostNamespace: spec.hostNamespace, status, restarts, age: age(spec.createdAt),
-          plugins: pluginEntries(spec.values).length === 0 ? '-' : `${pluginsUp}/${pluginEntries(spec.values).length}`,
+          name, hostNamespace: spec.hostNamespace, status: daemon.phase, detail: daemon.detail, restarts,
+          supervisorRestarts: daemon.supervisorRestarts, lastRestartAt: daemon.lastRestartAt, age: age(spec.createdAt),
+          plugins: configured === 0 ? '-' : `${plugins.filter((p) => p.state === 'running').length}/${configured}`,
           pluginRestarts: plugins.reduce((sum, p) => sum + p.restarts, 0),
         }];
       });
@@ -210,8 +205,12 @@ export function vclusterCommands(): Command<unknown[], Record<string, unknown>>[
         console.log('no virtual clusters (create one with `kubenest create NAME`)');
         return;
       }
-      console.log(`${'NAME'.padEnd(20)} ${'HOST NAMESPACE'.padEnd(24)} ${'STATUS'.padEnd(24)} ${'RESTARTS'.padEnd(9)} ${'PLUGINS'.padEnd(8)} AGE`);
-      for (const r of rows) console.log(`${r.name.padEnd(20)} ${r.hostNamespace.padEnd(24)} ${r.status.padEnd(24)} ${String(r.restarts).padEnd(9)} ${r.plugins.padEnd(8)} ${r.age}`);
+      console.log(`${'NAME'.padEnd(20)} ${'HOST NAMESPACE'.padEnd(24)} ${'STATUS'.padEnd(12)} ${'RESTARTS'.padEnd(9)} ${'PLUGINS'.padEnd(8)} ${'AGE'.padEnd(5)} DETAIL`);
+      for (const r of rows) {
+        const detail = r.status === 'failed' ? `${r.detail ?? ''}; start it again with \`kubenest up --name ${r.name}\``
+          : r.detail ?? (r.supervisorRestarts > 0 && r.lastRestartAt ? `supervisor restarted ${r.supervisorRestarts}x, last ${age(r.lastRestartAt)} ago` : '');
+        console.log(`${r.name.padEnd(20)} ${r.hostNamespace.padEnd(24)} ${r.status.padEnd(12)} ${String(r.restarts).padEnd(9)} ${r.plugins.padEnd(8)} ${r.age.padEnd(5)} ${detail}`.trimEnd());
+      }
     });
 
   const connect = new Command('connect')

@@ -6,7 +6,8 @@ import { ControlPlaneError } from './components.ts';
 import type { RunningControlPlane} from './control-plane.ts';
 import { clusterLayout, prepareDataDir, type ClusterLayout } from './control-plane.ts';
 import { HostCluster } from './host-cluster.ts';
-import { isAlive, reapRecorded } from './pids.ts';
+import { isKeeperProcess, keeperFile, readKeeperState, type Exit } from './keeper.ts';
+import { isAlive, isOurProcess, readPids, reapRecorded } from './pids.ts';
 import { pluginPidsFile } from '../plugins/host.ts';
 import type { ComponentStatus } from './supervisor.ts';
 
@@ -81,13 +82,29 @@ export async function runSupervised<S extends { components: ComponentStatus[] }>
 ): Promise<number> {
   prepareDataDir(layout);
   const release = acquireLock(layout);
-  let started: Awaited<ReturnType<typeof start>> | undefined;
+  type Started = Awaited<ReturnType<typeof start>>;
+  let started: Started | undefined;
+  let starting: Promise<Started> | undefined;
   let stopping: Promise<number> | undefined;
   const stop = (reason: string): Promise<number> => {
     stopping ??= (async () => {
       events.progress(`stopping ${label} (${reason})`);
-      await started?.stop?.();
-      await started?.plane.stop();
+      let running = started;
+      if (!running && starting) {
+        // Signalled while starting: end each component as soon as it is recorded, so the start
+        // fails fast instead of finishing first; what it still finished is stopped below.
+        const settled = starting.then((value) => ({ value }), () => ({ value: undefined }));
+        for (;;) {
+          const outcome = await Promise.race([settled, sleep(300).then(() => undefined)]);
+          if (outcome) {
+            running = outcome.value;
+            break;
+          }
+          await reapRecorded(layout.pidsFile);
+        }
+      }
+      await running?.stop?.();
+      await running?.plane.stop();
       rmSync(layout.stateFile, { force: true });
       release();
       events.progress(`${label} stopped`);
@@ -95,6 +112,7 @@ export async function runSupervised<S extends { components: ComponentStatus[] }>
     })();
     return stopping;
   };
+  const stopRequested = (): boolean => stopping !== undefined;
   const stopped = new Promise<number>((resolve) => {
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
       process.on(signal, () => { void stop(signal).then(resolve); });
@@ -107,18 +125,30 @@ export async function runSupervised<S extends { components: ComponentStatus[] }>
   });
 
   try {
+    const restart = Number(process.env['KUBENEST_SUPERVISOR_RESTART'] ?? 0);
+    if (restart > 0) events.progress(`starting ${label} again after its supervisor crashed (restart #${restart})`);
     const reaped = [...await reapRecorded(layout.pidsFile), ...await reapRecorded(pluginPidsFile(layout.dataDir))];
     if (reaped.length > 0) events.progress(`ended processes left by an earlier run that was killed: ${reaped.join(', ')}`);
-    started = await start();
-    if (stopping) return await stopping;
+    rmSync(layout.stateFile, { force: true }); // an earlier run's, if it was killed
+    if (stopRequested()) return await stopped;
+    starting = start();
+    started = await starting;
+    if (stopRequested()) return await stopped;
     const { plane, state } = started;
-    const persist = (): void => { void writeFileAtomic(layout.stateFile, JSON.stringify(state(), null, 2) + '\n', 0o600); };
+    const persist = (): void => {
+      if (!stopRequested()) void writeFileAtomic(layout.stateFile, JSON.stringify(state(), null, 2) + '\n', 0o600);
+    };
     plane.supervisor.on('exit', persist);
     plane.supervisor.on('restart', persist);
+    // What changes without an event (a virtual cluster's Lease) reaches `list` within seconds.
+    const refresh = setInterval(persist, 5_000);
+    void stopped.then(() => clearInterval(refresh));
     await writeFileAtomic(layout.stateFile, JSON.stringify(state(), null, 2) + '\n', 0o600);
     events.ready(state());
     return await stopped;
   } catch (error) {
+    // Stopped by a signal while starting: the start failed because of that, not on its own.
+    if (stopRequested()) return await stopped;
     await stop('start-up failed');
     throw error;
   }
@@ -146,28 +176,105 @@ export async function runHostDaemon(
   }, events);
 }
 
-/** Asks the supervisor of a data dir (host or virtual cluster) to stop and waits for it; ends leftovers if it was killed. */
+/** The pid to signal to stop a data dir's cluster: its keeper if it has one, else its supervisor. */
+export function daemonPid(layout: ClusterLayout): { keeper?: number | undefined; supervisor?: number | undefined } {
+  const keeper = readKeeperState(layout.runDir);
+  const supervisor = readLockPid(layout);
+  return {
+    keeper: keeper && isKeeperProcess(keeper.pid) ? keeper.pid : undefined,
+    supervisor: supervisor !== undefined && isAlive(supervisor) ? supervisor : undefined,
+  };
+}
+
+/** True while something runs the data dir's cluster: its supervisor, or a keeper recovering it. */
+export function isDaemonRunning(layout: ClusterLayout): boolean {
+  const { keeper, supervisor } = daemonPid(layout);
+  return keeper !== undefined || supervisor !== undefined;
+}
+
+export type Phase = 'running' | 'starting' | 'recovering' | 'degraded' | 'stopping' | 'failed' | 'stopped';
+
+export interface DaemonStatus<S> {
+  phase: Phase;
+  /** recovering: since when and why; degraded: which components; failed: why. */
+  detail?: string | undefined;
+  supervisorPid?: number | undefined;
+  keeperPid?: number | undefined;
+  /** Times the keeper started the supervisor again after a crash. */
+  supervisorRestarts: number;
+  lastRestartAt?: string | undefined;
+  lastCrash?: Exit | undefined;
+  /** The running supervisor's own state (its components), once it is ready. */
+  state?: S | undefined;
+}
+
+/**
+ * What is true of a data dir's cluster, from its keeper, its supervisor and the pids they
+ * recorded; never `stopped` while a process of it runs.
+ */
+export function daemonStatus<S extends { supervisorPid: number; components: ComponentStatus[]; leading?: boolean }>(layout: ClusterLayout): DaemonStatus<S> {
+  const keeper = readKeeperState(layout.runDir);
+  const { keeper: keeperPid, supervisor: supervisorPid } = daemonPid(layout);
+  const base = {
+    supervisorPid, keeperPid, supervisorRestarts: keeper?.restarts ?? 0, lastRestartAt: keeper?.restartedAt, lastCrash: keeper?.lastCrash,
+  };
+  // Failed is final: the keeper only ends what is left, then exits.
+  if (keeper?.state === 'failed' && supervisorPid === undefined) return { ...base, phase: 'failed', detail: keeper.reason };
+  if (keeperPid !== undefined && keeper?.state === 'stopping') return { ...base, phase: 'stopping' };
+  if (keeperPid !== undefined && keeper?.state === 'recovering') {
+    const crash = keeper.lastCrash;
+    const how = crash ? (crash.signal ? `killed by ${crash.signal}` : `exited with code ${crash.code}`) : 'ended';
+    // The keeper counts a restart when it starts the new supervisor, after the backoff.
+    const started = keeper.restartedAt !== undefined && crash !== undefined && keeper.restartedAt >= crash.at;
+    return { ...base, phase: 'recovering', detail: `supervisor ${how} at ${crash?.at ?? '?'}; ${started ? 'starting again' : 'waiting to start again'} (restart #${keeper.restarts + (started ? 0 : 1)})` };
+  }
+  if (supervisorPid === undefined) {
+    // A keeper between two supervisors (the moment before it says it is recovering).
+    if (keeperPid !== undefined) return { ...base, phase: keeper?.state === 'starting' ? 'starting' : 'recovering' };
+    const left = readPids(layout.pidsFile).filter((entry) => isOurProcess(entry.pid, entry.command)).map((entry) => entry.name);
+    if (left.length > 0) return { ...base, phase: 'degraded', detail: `no supervisor; still running: ${left.join(', ')} (\`kubenest up\` restarts it, \`delete\` or \`host down\` ends them)` };
+    return { ...base, phase: 'stopped' };
+  }
+  const state = readState<S>(layout);
+  // A state left by a killed supervisor is not this one's.
+  if (!state || state.supervisorPid !== supervisorPid) return { ...base, phase: keeper && keeper.restarts > 0 && keeper.state !== 'running' ? 'recovering' : 'starting' };
+  const down = state.components.filter((c) => c.state !== 'running').map((c) => `${c.name} ${c.state}`);
+  if (state.leading === false) down.push('syncers stopped: the Lease on the host is not held (is the host reachable?)');
+  return { ...base, state, phase: down.length > 0 ? 'degraded' : 'running', ...(down.length > 0 ? { detail: down.join(', ') } : {}) };
+}
+
+/**
+ * Stops a data dir's cluster (host or virtual) and waits for it: SIGTERM to its keeper, which
+ * stops the supervisor and does not start it again, or to the supervisor when it has no keeper
+ * (`--foreground`). Ends what a killed supervisor left behind either way.
+ */
 export async function stopDaemon(dataDir: string, progress: (line: string) => void, timeoutMs = 90_000): Promise<'stopped' | 'not-running'> {
   const layout = clusterLayout(dataDir);
-  const pid = readLockPid(layout);
-  if (pid !== undefined && isAlive(pid)) {
-    progress(`stopping the supervisor of ${layout.dataDir} (pid ${pid})`);
-    process.kill(pid, 'SIGTERM');
+  const { keeper, supervisor } = daemonPid(layout);
+  const cleanUp = (): void => {
+    rmSync(layout.lockFile, { force: true });
+    rmSync(layout.stateFile, { force: true });
+    rmSync(keeperFile(layout.runDir), { force: true });
+  };
+  const target = keeper ?? supervisor;
+  if (target !== undefined) {
+    progress(`stopping the ${keeper !== undefined ? 'keeper and supervisor' : 'supervisor'} of ${layout.dataDir} (pid ${target})`);
+    process.kill(target, 'SIGTERM');
+    // The keeper may be between two supervisors: the one to wait for is whichever holds the lock.
+    const running = (): number[] => [target, readLockPid(layout) ?? supervisor ?? 0].filter((pid) => pid > 0 && isAlive(pid));
     const deadline = Date.now() + timeoutMs;
-    while (isAlive(pid) && Date.now() < deadline) await sleep(100);
-    if (isAlive(pid)) {
-      progress(`the supervisor did not stop within ${timeoutMs / 1000}s; killing it and its components`);
+    while (running().length > 0 && Date.now() < deadline) await sleep(100);
+    for (const pid of running()) {
+      progress(`pid ${pid} did not stop within ${timeoutMs / 1000}s; killing it and the components`);
       process.kill(pid, 'SIGKILL');
     }
     await reapRecorded(layout.pidsFile);
     await reapRecorded(pluginPidsFile(layout.dataDir));
-    rmSync(layout.lockFile, { force: true });
-    rmSync(layout.stateFile, { force: true });
+    cleanUp();
     return 'stopped';
   }
   const reaped = [...await reapRecorded(layout.pidsFile), ...await reapRecorded(pluginPidsFile(layout.dataDir))];
-  rmSync(layout.lockFile, { force: true });
-  rmSync(layout.stateFile, { force: true });
+  cleanUp();
   if (reaped.length > 0) {
     progress(`ended processes left by a supervisor that was killed: ${reaped.join(', ')}`);
     return 'stopped';

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -104,7 +104,10 @@ export class Supervisor extends EventEmitter<{
     try {
       // Own process group: a Ctrl-C in the terminal reaches only kubenest, which then stops
       // the components in order instead of all of them dying at once.
-      child = spawn(spec.command, spec.args, {
+      // Tied to this process's life: if the supervisor is killed (SIGKILL, the OOM killer), the
+      // kernel ends the component too, so no orphan serves without a supervisor (ADR 16).
+      const [command, args] = tiedToParent(spec.command, spec.args);
+      child = spawn(command, args, {
         stdio: ['ignore', fd, fd],
         env: { ...process.env, ...spec.env },
         detached: true,
@@ -228,6 +231,26 @@ export class Supervisor extends EventEmitter<{
     recordPids(this.pidFile, this.components.flatMap((c) =>
       c.status.pid ? [{ name: c.spec.name, pid: c.status.pid, command: c.spec.command }] : []));
   }
+}
+
+let setpriv: string | null | undefined;
+
+/**
+ * The command line that starts `command` with the parent-death signal set to SIGKILL, through
+ * util-linux's `setpriv --pdeathsig` (it calls prctl(PR_SET_PDEATHSIG), which survives its exec
+ * into `command`, so the pid and /proc/<pid>/cmdline are the component's own). Node cannot set it
+ * itself. Without setpriv the command runs as is, and the recorded pids are the only net.
+ */
+export function tiedToParent(command: string, args: string[]): [string, string[]] {
+  if (setpriv === undefined) {
+    try {
+      const help = execFileSync('setpriv', ['--help'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      setpriv = help.includes('--pdeathsig') ? 'setpriv' : null;
+    } catch {
+      setpriv = null;
+    }
+  }
+  return setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', command, ...args]] : [command, args];
 }
 
 /** Signals the component's process group (it is its leader), falling back to the pid alone. */

@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import { grpc, pluginv2, stdio, ProtobufEmpty } from '@kubenest/plugin-proto';
+import { tiedToParent } from '../controlplane/supervisor.ts';
 
 /**
  * go-plugin's handshake as vCluster's host runs it (plugin-protocol.md §1): the magic cookie,
@@ -127,7 +128,9 @@ export class PluginProcess {
    * Any failure ends the process and throws an error saying what happened.
    */
   static async launch(o: LaunchOptions): Promise<PluginProcess> {
-    const child = spawn(o.executable, [], {
+    // Tied to the supervisor like its components: a killed supervisor leaves no plugin behind.
+    const [command, args] = tiedToParent(o.executable, []);
+    const child = spawn(command, args, {
       cwd: o.workingDir,
       env: {
         ...process.env, ...o.env, PLUGIN_CONFIG: o.pluginConfig, ...HANDSHAKE_ENV, PLUGIN_UNIX_SOCKET_DIR: o.socketDir,
