@@ -36,6 +36,10 @@ describe('Go plugins built with vcluster-sdk (hooks, crd-sync, bootstrap-with-de
   before(async () => {
     const built = await sdkExamplePlugins();
     host = await startHostCluster({ nodes: 1 });
+    // A plugin holds only its plugin.yaml's rbac rules on the host (ADR 22): crd-sync's grant
+    // get/list/watch on CRDs, so, as its plugin.yaml says, the host has the Car CRD beforehand.
+    const crd = await host.kubectl('apply', '-f', join(built, 'crd-sync', 'manifests', 'crds.yaml'));
+    assert.equal(crd.code, 0, crd.stderr);
     env = { ...process.env, KUBENEST_VCLUSTERS_DIR: join(dir.path, 'vclusters'), KUBENEST_BIN_DIR: (await testBinaries()).dir, KUBECONFIG: host.kubeconfig };
     // Their upstream plugin.yaml names an image; a second file points hooks and crd-sync at the
     // local build, with a path relative to that file (resolved against it, not the working
