@@ -171,6 +171,16 @@ describe('Go plugins built with vcluster-sdk (hooks, crd-sync, bootstrap-with-de
     assert.ok(existsSync(join(dir.path, 'vclusters', 'demo', 'plugins', 'bootstrap-with-deployment', 'manifests', 'mydeployment.yaml')));
   });
 
+  it('the host forbade none of their requests: their plugin.yaml rules plus the SDK start-up read are enough (ADR 22)', async () => {
+    const sa = await hKubectl('get', 'serviceaccounts', '-n', 'vcluster-demo', '-l', 'vcluster.loft.sh/plugin', '-o', 'name');
+    assert.deepEqual(sa.stdout.split('\n').filter(Boolean).sort(), ['bootstrap-with-deployment', 'crd-sync', 'hooks'].map((p) => `serviceaccount/vc-plugin-demo-${p}`));
+    for (const name of ['hooks', 'crd-sync', 'bootstrap-with-deployment']) {
+      const log = readFileSync(join(dir.path, 'vclusters', 'demo', 'logs', 'plugin', `${name}.log`), 'utf8');
+      assert.ok(log.length > 0, `${name}.log is empty`);
+      assert.doesNotMatch(log, /forbidden/i, `${name} was refused something by the host`);
+    }
+  });
+
   it('create refuses a plugin that is missing, and one whose Initialize fails, naming it and leaving no process', async () => {
     writeFileSync(join(dir.path, 'ghost.yaml'), 'plugins:\n  ghost:\n    path: ./no-such-plugin\n');
     const ghost = await cli('create', 'ghost', '-f', join(dir.path, 'ghost.yaml'));
