@@ -36,6 +36,10 @@ describe('Go plugins built with vcluster-sdk (hooks, crd-sync, bootstrap-with-de
   before(async () => {
     const built = await sdkExamplePlugins();
     host = await startHostCluster({ nodes: 1 });
+    // A plugin holds only its plugin.yaml's rbac rules on the host (ADR 22): crd-sync's grant
+    // get/list/watch on CRDs, so, as its plugin.yaml says, the host has the Car CRD beforehand.
+    const crd = await host.kubectl('apply', '-f', join(built, 'crd-sync', 'manifests', 'crds.yaml'));
+    assert.equal(crd.code, 0, crd.stderr);
     env = { ...process.env, KUBENEST_VCLUSTERS_DIR: join(dir.path, 'vclusters'), KUBENEST_BIN_DIR: (await testBinaries()).dir, KUBECONFIG: host.kubeconfig };
     // Their upstream plugin.yaml names an image; a second file points hooks and crd-sync at the
     // local build, with a path relative to that file (resolved against it, not the working
@@ -165,6 +169,16 @@ describe('Go plugins built with vcluster-sdk (hooks, crd-sync, bootstrap-with-de
       assert.equal(got.stdout, 'mydeployment', got.stderr);
     }, { timeoutMs: 60_000 });
     assert.ok(existsSync(join(dir.path, 'vclusters', 'demo', 'plugins', 'bootstrap-with-deployment', 'manifests', 'mydeployment.yaml')));
+  });
+
+  it('the host forbade none of their requests: their plugin.yaml rules plus the SDK start-up read are enough (ADR 22)', async () => {
+    const sa = await hKubectl('get', 'serviceaccounts', '-n', 'vcluster-demo', '-l', 'vcluster.loft.sh/plugin', '-o', 'name');
+    assert.deepEqual(sa.stdout.split('\n').filter(Boolean).sort(), ['bootstrap-with-deployment', 'crd-sync', 'hooks'].map((p) => `serviceaccount/vc-plugin-demo-${p}`));
+    for (const name of ['hooks', 'crd-sync', 'bootstrap-with-deployment']) {
+      const log = readFileSync(join(dir.path, 'vclusters', 'demo', 'logs', 'plugin', `${name}.log`), 'utf8');
+      assert.ok(log.length > 0, `${name}.log is empty`);
+      assert.doesNotMatch(log, /forbidden/i, `${name} was refused something by the host`);
+    }
   });
 
   it('create refuses a plugin that is missing, and one whose Initialize fails, naming it and leaving no process', async () => {

@@ -6,6 +6,7 @@ import { HookedClient, MetadataTranslator, NameTranslator, NO_HOOKS, type Object
 import type { Values } from '../config/values.ts';
 import { buildSyncers, SyncerTerm, type Runnable } from '../syncers/registry.ts';
 import { startPlugins, type Plugins } from '../plugins/index.ts';
+import { RBAC_REFS } from '../plugins/rbac.ts';
 import type { Binaries } from './binaries.ts';
 import { ControlPlaneError } from './components.ts';
 import { writeFileAtomic } from './files.ts';
@@ -197,9 +198,11 @@ export async function deleteHostObjects(host: KubeClient, spec: VirtualClusterSp
   for (const resource of namespaced) {
     await host.resourceFor(CORE[resource]!).deleteCollection({ namespace: spec.hostNamespace, labelSelector: selector });
   }
+  // The plugins' own RBAC (their ServiceAccounts went with the serviceaccounts above; ADR 22).
+  for (const ref of [RBAC_REFS.rolebindings, RBAC_REFS.roles]) await host.resourceFor(ref).deleteCollection({ namespace: spec.hostNamespace, labelSelector: selector });
   // Cluster-scoped copies carry the cluster marker, which names the host namespace too.
   const clusterSelector = `vcluster.loft.sh/managed-by=${new NameTranslator(spec.name, spec.hostNamespace).clusterMarker()}`;
-  await host.resourceFor(CORE['priorityclasses']!).deleteCollection({ labelSelector: clusterSelector });
+  for (const ref of [CORE['priorityclasses']!, RBAC_REFS.clusterrolebindings, RBAC_REFS.clusterroles]) await host.resourceFor(ref).deleteCollection({ labelSelector: clusterSelector });
   // kubenest's own clean-up of a stopped virtual cluster: no plugin runs, so no hooks.
   await deleteWorkloadHostObjects({ host: new HookedClient('host', host, NO_HOOKS), hostNamespace: spec.hostNamespace, vclusterName: spec.name }, spec.values);
   for (const [ref, name] of [[CORE['leases']!, new NameTranslator(spec.name, spec.hostNamespace).leaderLeaseName()]] as const) {

@@ -3,6 +3,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { Values, ValuesSource } from '../config/values.ts';
 import { resolvePluginImage } from './oci/index.ts';
+import { pluginExtraRules } from './rbac.ts';
 
 export type FailurePolicy = 'Fail' | 'Ignore';
 
@@ -92,6 +93,11 @@ export function pluginEntryProblems(values: Values): string[] {
     if (seconds !== undefined && (typeof seconds !== 'number' || !(seconds > 0))) problems.push(`${where}.timeoutSeconds: expected a number of seconds above 0, got ${JSON.stringify(seconds)}`);
     const policy = entry.raw['failurePolicy'];
     if (policy !== undefined && policy !== 'Fail' && policy !== 'Ignore') problems.push(`${where}.failurePolicy: expected Fail or Ignore, got ${JSON.stringify(policy)}`);
+    try {
+      pluginExtraRules(entry);
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
   }
   return problems;
 }

@@ -29,7 +29,7 @@ describe('PluginHost with stand-in plugins (process, handshake, chain, restart)'
 
   const start = async (plugins: Values, extra: Partial<Parameters<typeof PluginHost.start>[0]> = {}): Promise<PluginHost> => {
     const host = await PluginHost.start({
-      vclusterName: 'demo', hostNamespace: 'vcluster-demo', values: { plugins }, host: { server: 'https://127.0.0.1:1' },
+      vclusterName: 'demo', hostNamespace: 'vcluster-demo', values: { plugins }, hostCredentials: () => Promise.resolve({ server: 'https://127.0.0.1:1', token: 'plugin-token' }),
       virtualKubeconfigFile: join(dir, 'kubeconfig'), mappingStore: { endpoint: '127.0.0.1:1', caFile: 'ca', certFile: 'c', keyFile: 'k' },
       dataDir: join(dir, 'vc'), logsDir: join(dir, 'vc', 'logs'), progress: () => {}, restartDelayMs: 100, ...extra,
     });

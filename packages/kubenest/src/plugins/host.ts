@@ -42,7 +42,11 @@ export interface PluginHostOptions {
   vclusterName: string;
   hostNamespace: string;
   values: Values;
-  host: RestConfig;
+  /**
+   * The host credentials a plugin is given, asked at each (re)start of its process: its own
+   * ServiceAccount's token (`rbac.ts`), never the syncer's credentials.
+   */
+  hostCredentials: (plugin: string) => Promise<RestConfig>;
   virtualKubeconfigFile: string;
   mappingStore: MappingStoreEndpoint;
   /** The virtual cluster's data dir: `plugins/<name>/` working dirs, the socket dir, status. */
@@ -136,7 +140,7 @@ class PluginRunner {
     this.host.recordPids();
     try {
       const init = buildInitConfig({
-        name: o.vclusterName, hostNamespace: o.hostNamespace, values: o.values, host: o.host,
+        name: o.vclusterName, hostNamespace: o.hostNamespace, values: o.values, host: await o.hostCredentials(this.entry.name),
         virtualKubeconfigFile: o.virtualKubeconfigFile, mappingStore: o.mappingStore, workingDir: this.workingDir, port: this.port,
       });
       this.log.info({ port: this.port, pid: process.pid }, 'handshake done; Initialize');

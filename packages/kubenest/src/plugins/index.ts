@@ -8,6 +8,7 @@ import { pluginEntries } from './entries.ts';
 import { PluginHost, PluginRefusedError } from './host.ts';
 import { ensureConfigSecret } from './init-config.ts';
 import { MappingStoreProxy } from './mapping-store.ts';
+import { ensurePluginAccess, pluginHostCredentials } from './rbac.ts';
 
 export { PluginHost, PluginRefusedError, pluginStatusFile, pluginPidsFile, type PluginStatus } from './host.ts';
 export { pluginEntries, pluginEntryProblems, resolvePluginPaths, pluginExecutable, type PluginEntry } from './entries.ts';
@@ -44,12 +45,15 @@ export async function startPlugins(o: {
 }): Promise<Plugins> {
   if (pluginEntries(o.values).length === 0) return NONE;
   await ensureConfigSecret(o.host, o.name, o.hostNamespace, o.values);
+  // Each plugin's own host ServiceAccount and rules (least privilege, ADR 22).
+  for (const entry of pluginEntries(o.values)) await ensurePluginAccess(o.host, { vclusterName: o.name, hostNamespace: o.hostNamespace, entry });
   const mappingStore = await MappingStoreProxy.start(join(o.layout.dataDir, 'plugins', 'pki'), kineSocketPath(o.layout.dataDir));
   let host: PluginHost;
   let recorder: EventRecorder | undefined;
   try {
     host = await PluginHost.start({
-      vclusterName: o.name, hostNamespace: o.hostNamespace, values: o.values, host: o.host.rest.config,
+      vclusterName: o.name, hostNamespace: o.hostNamespace, values: o.values,
+      hostCredentials: (plugin) => pluginHostCredentials(o.host, { vclusterName: o.name, hostNamespace: o.hostNamespace, plugin }),
       virtualKubeconfigFile: o.layout.kubeconfig, mappingStore: mappingStore.endpoint, dataDir: o.layout.dataDir, logsDir: o.layout.logsDir,
       progress: o.progress,
     });

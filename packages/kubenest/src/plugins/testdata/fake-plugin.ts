@@ -3,15 +3,49 @@
 // pluginv2, with behaviour picked by `mode` in its PLUGIN_CONFIG (the bad inputs of issue 9 among them). Real Go
 // plugins are tested end to end in test/integration/plugins-go.test.ts.
 import { appendFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { grpc, pluginv2 } from '@kubenest/plugin-proto';
 
 // Its settings come in PLUGIN_CONFIG (the entry's `config`), as a real plugin's do.
-const config = (parse(process.env['PLUGIN_CONFIG'] ?? 'null') ?? {}) as { mode?: string; record?: string; label?: string };
+interface HostTry { method: string; path: string; body?: unknown }
+const config = (parse(process.env['PLUGIN_CONFIG'] ?? 'null') ?? {}) as { mode?: string; record?: string; label?: string; tryHost?: HostTry[] };
 const mode = config.mode ?? 'ok';
 const note = (line: string): void => { if (config.record) appendFileSync(config.record, `${process.pid} ${line}\n`); };
 note('start');
+
+/**
+ * `tryHost`: requests made with the host kubeconfig of its InitConfig (`controlPlaneConfig`), as
+ * a plugin's own client would, each noted as `host METHOD PATH STATUS [body]` in the record.
+ */
+async function tryHost(initConfig: string): Promise<void> {
+  const init = JSON.parse(initConfig) as { controlPlaneConfig: string };
+  const kubeconfig = parse(Buffer.from(init.controlPlaneConfig, 'base64').toString()) as {
+    clusters: { cluster: { server: string; 'certificate-authority-data'?: string } }[]; users: { user: Record<string, string> }[];
+  };
+  const cluster = kubeconfig.clusters[0]!.cluster;
+  const user = kubeconfig.users[0]!.user;
+  note(`host credentials ${Object.keys(user).sort().join(',')}`);
+  for (const attempt of config.tryHost ?? []) {
+    const url = new URL(attempt.path, cluster.server);
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const sent = request(url, {
+        method: attempt.method,
+        ...(cluster['certificate-authority-data'] ? { ca: Buffer.from(cluster['certificate-authority-data'], 'base64') } : {}),
+        ...(user['client-certificate-data'] ? { cert: Buffer.from(user['client-certificate-data'], 'base64'), key: Buffer.from(user['client-key-data']!, 'base64') } : {}),
+        headers: { 'content-type': 'application/json', ...(user['token'] ? { authorization: `Bearer ${user['token']}` } : {}) },
+      }, (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => { body += chunk.toString(); });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      });
+      sent.on('error', reject);
+      sent.end(attempt.body === undefined ? undefined : JSON.stringify(attempt.body));
+    });
+    note(`host ${attempt.method} ${attempt.path} ${answer.status} ${answer.body.replace(/\s+/g, ' ')}`);
+  }
+}
 
 if (process.env['VCLUSTER_PLUGIN'] !== 'vcluster') {
   console.error('This binary is a plugin. These are not meant to be executed directly.');
@@ -35,6 +69,10 @@ if (mode === 'garbage') {
       note(`initialize ${call.request.config.length}`);
       if (mode === 'init-fail') {
         callback({ code: grpc.status.UNKNOWN, details: 'plugin must init: no such thing' });
+        return;
+      }
+      if (config.tryHost) {
+        tryHost(call.request.config).then(() => callback(null, {}), (error: Error) => callback({ code: grpc.status.UNKNOWN, details: `tryHost: ${error.message}` }));
         return;
       }
       callback(null, {});
