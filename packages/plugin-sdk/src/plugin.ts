@@ -110,8 +110,9 @@ class Runtime {
     server.addService(health.HealthService, healthService());
     server.addService(controller.GRPCControllerService, {
       shutdown: (_call, callback) => {
+        // As go-plugin: answer and stop (its client ignores a reply lost to the exit).
         callback(null, {});
-        setImmediate(() => this.exit(0));
+        setTimeout(() => this.exit(0), 100);
       },
     } satisfies controller.GRPCControllerServer);
     // Logs go to stderr as hclog JSON (which the host shows); the stream is held open, as go-plugin's is.
