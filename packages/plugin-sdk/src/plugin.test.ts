@@ -47,6 +47,31 @@ describe('a plugin written with the SDK, on the wire', () => {
     assert.match(entry['@message']!, /PLUGIN_CONFIG does not match the plugin's schema; fix the plugin's `config` in the values file:\n {2}config\.prefix: expected string, got number 3/);
   });
 
+  it('a hook the SDK refuses (after Initialize) ends the plugin with the reason as an hclog error', async () => {
+    const child = spawn(process.execPath, [TEST_PLUGIN], {
+      env: { PATH: process.env['PATH'], VCLUSTER_PLUGIN: 'vcluster', PLUGIN_CONFIG: 'prefix: bad-hook\n', PLUGIN_UNIX_SOCKET_DIR: dir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const first = await new Promise<string>((resolve) => createInterface({ input: child.stdout }).once('line', resolve));
+    const socket = /^1\|1\|unix\|(.+)\|grpc\|$/.exec(first)![1]!;
+    const client = new pluginv2.PluginClient(`unix://${socket}`, grpc.credentials.createInsecure());
+    try {
+      const initConfig = { config: Buffer.from(JSON.stringify({ name: 'demo' })).toString('base64'), workingDir: dir, port: 0 };
+      await assert.rejects(unary((cb) => client.initialize({ config: JSON.stringify(initConfig) }, cb)));
+      assert.equal(await exited, 1);
+    } finally {
+      client.close();
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    const entry = JSON.parse(stderr.trim().split('\n').at(-1)!) as Record<string, string>;
+    assert.equal(entry['@level'], 'error');
+    assert.equal(entry['@message'], 'plugin failed: hook 2: kind must be a Kind like "Pod" (got "configmaps")');
+    assert.equal(existsSync(socket), false, 'its socket removed');
+  });
+
   it('serves go-plugin and pluginv2 over its unix socket: handshake first and alone on stdout, health, Initialize, hooks, SetLeader, Shutdown', async () => {
     const child = spawn(process.execPath, [TEST_PLUGIN], {
       env: { PATH: process.env['PATH'], VCLUSTER_PLUGIN: 'vcluster', PLUGIN_CONFIG: 'prefix: hello\n', PLUGIN_UNIX_SOCKET_DIR: dir },

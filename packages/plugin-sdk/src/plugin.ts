@@ -64,6 +64,12 @@ async function init(schema?: TSchema, options: InitOptions = {}): Promise<Plugin
     process.stderr.write(NOT_A_COMMAND);
     process.exit(1);
   }
+  // The plugin's own mistakes (a bad p.hook(), a throw at its top level) end it with the reason
+  // in its log, where the host quotes it, rather than as an unformatted stack.
+  process.on('uncaughtException', (error) => {
+    log.error(`plugin failed: ${error instanceof Error ? error.message : String(error)}`, { stack: error instanceof Error ? error.stack : undefined });
+    process.exit(1);
+  });
   let config: unknown;
   try {
     config = parsePluginConfig(env['PLUGIN_CONFIG'], schema);
