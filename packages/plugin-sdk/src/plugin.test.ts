@@ -100,6 +100,8 @@ describe('a plugin written with the SDK, on the wire', () => {
         assert.equal(status.status, health.HealthCheckResponse_ServingStatus.SERVING);
         // Before Initialize, as the Go SDK: no hooks yet.
         assert.equal((await unary<pluginv2.GetPluginConfig_Response>((cb) => client.getPluginConfig({}, cb))).config, '{}');
+        const early = await unary<pluginv2.Mutate_Response>((cb) => client.mutate({ apiVersion: 'v1', kind: 'ConfigMap', type: 'CreatePhysical', object: '{"metadata":{"name":"x"}}' }, cb));
+        assert.deepEqual(early, { mutated: false, object: '' });
 
         const workingDir = realpathSync(mkdtempSync(join(dir, 'wd-')));
         const initConfig = {

@@ -182,6 +182,11 @@ class Runtime {
       },
       mutate: (call, callback) => {
         const { apiVersion, kind, type } = call.request;
+        // As the Go SDK: hooks serve once registration is complete (start()), never half of them.
+        if (!this.started) {
+          callback(null, { mutated: false, object: '' });
+          return;
+        }
         this.hooks.mutate(call.request).then(
           (response) => callback(null, response),
           (error: Error) => {
