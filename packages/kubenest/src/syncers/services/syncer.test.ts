@@ -35,12 +35,17 @@ describe('clusterIpPassage', () => {
     assert.equal(steps[0]!.metadata?.annotations?.[SPEC_BEFORE_PASSAGE_ANNOTATION], undefined);
   });
 
-  it('is what sync asks for when the ClusterIPs differ, and nothing else is written then', async () => {
+  it('is what sync asks for when the ClusterIPs differ, built from the stored Service, not the hooked view', async () => {
     const host: Service = { metadata: { name: 'web-x-default-x-demo', namespace: 'vc-demo' }, spec: { clusterIP: '10.96.7.7', clusterIPs: ['10.96.7.7'] } };
-    const result = await serviceSyncer().sync(ctx, { virtual: nodePortService, host, virtualOld: undefined, hostOld: undefined });
+    // What a plugin's GetVirtual hook showed the syncer: a port the stored Service does not have.
+    const hooked: Service = { ...nodePortService, spec: { ...nodePortService.spec, ports: [...nodePortService.spec!.ports!, { name: 'plugin', port: 19000 }] } };
+    const stored = { unhooked: { resourceFor: () => ({ get: () => Promise.resolve(nodePortService) }) } };
+    const withClients = { ...ctx, virtual: stored } as unknown as SyncContext;
+    const result = await serviceSyncer().sync(withClients, { virtual: hooked, host, virtualOld: undefined, hostOld: undefined });
     assert.deepEqual(Object.keys(result), ['virtualSteps']);
     assert.equal(result.virtualSteps?.length, 2);
     assert.equal(result.virtualSteps?.[1]?.spec?.clusterIP, '10.96.7.7');
+    assert.deepEqual(result.virtualSteps?.[1]?.spec?.ports, nodePortService.spec?.ports, 'the hook\'s port is not written back');
   });
 
   it('builds the host copy from the stashed spec when the host copy is made mid-passage', async () => {

@@ -86,10 +86,15 @@ export function serviceSyncer(): Syncer<Service> {
       if (selector) spec.selector = selector;
       return { ...host, metadata: { ...host.metadata, annotations }, spec };
     },
-    sync(ctx: SyncContext, event: SyncEvent<Service>) {
+    async sync(ctx: SyncContext, event: SyncEvent<Service>) {
       const hostIp = event.host.spec?.clusterIP;
       if (hostIp && hostIp !== 'None' && (inPassage(event.virtual) || event.virtual.spec?.clusterIP !== hostIp)) {
-        return { virtualSteps: clusterIpPassage(event.virtual, hostIp, event.host.spec?.clusterIPs) };
+        // Only the ClusterIP may change: the steps start from the Service as stored, not from the
+        // syncer's view, to which plugins' GetVirtual hooks may have added what must not be written
+        // back (the hooks example's port 19000). A deliberate read around the hooks (ADR 21).
+        const { name = '', namespace = '' } = event.virtual.metadata ?? {};
+        const stored = await ctx.virtual.unhooked.resourceFor<Service>(CORE['services']!).get(name, { namespace });
+        return { virtualSteps: clusterIpPassage(stored, hostIp, event.host.spec?.clusterIPs) };
       }
       const virtual = structuredClone(event.virtual);
       const host = structuredClone(event.host);
