@@ -69,6 +69,13 @@ describe('kubenest up with the TypeScript hooks example plugin', () => {
       assert.equal(got.code, 0, got.stderr);
       assert.equal(got.stdout.trim(), '1000-1000:1000:TCP plugin:19000:TCP');
     }, { timeoutMs: 120_000 });
+    // The virtual Service, once it has the host's ClusterIP, keeps its own ports: the GetVirtual
+    // hook only shapes the syncer's view.
+    await eventually(async () => {
+      const ip = (await host('get', 'service', 'test123-x-default-x-demo', '-o', 'jsonpath={.spec.clusterIP}')).stdout;
+      const stored = await virtual('get', 'service', 'test123', '-o', 'jsonpath={.spec.clusterIP} {range .spec.ports[*]}{.port} {end}');
+      assert.equal(stored.stdout.trim(), `${ip} 1000`);
+    }, { timeoutMs: 60_000 });
   });
 
   it('the plugin logs through the host as hclog JSON (its own "plugin ready" line, at info)', async () => {
