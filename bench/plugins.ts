@@ -4,11 +4,12 @@
 //     the config Secret, the mapping store's TLS front), over --starts rounds;
 //   - mutate: the hook chain's round trip (`PluginHost.mutate`: JSON, gRPC over the unix socket, the
 //     plugin's hook, Go merge) p50/p99 for a Pod CreatePhysical against the Go plugin, and the same
-//     for a ConfigMap against the TypeScript stand-in plugin in no-op mode;
+//     for a ConfigMap against the no-op plugin;
 //   - sync: N ConfigMaps already in the virtual cluster, from a syncer's start until all N are on
 //     the host, in the same control planes: without hooks (twice: before and after), with the no-op
-//     ConfigMap hook of a plugin process (the TypeScript stand-in
-//     packages/kubenest/src/plugins/testdata/fake-plugin.ts, mode noop: it answers mutated=false),
+//     ConfigMap hook of a plugin process (--noop-plugin go: our Go test plugin kntest with
+//     `noop: true`, tools/test-plugins; ts: the TypeScript stand-in
+//     packages/kubenest/src/plugins/testdata/fake-plugin.ts, mode noop; both answer mutated=false),
 //     and with an in-process hook that writes one mapping per created host object into the
 //     mapping store through the TLS front (plugins/mapping-store.ts) as a Go plugin's
 //     mapping-store client does — what it would cost if kubenest's syncers recorded mappings;
@@ -16,7 +17,7 @@
 //     TLS front and directly on kine's unix socket;
 //   - RSS of this process (the syncer runs in it) and of each plugin process.
 //
-//   ./bench/run plugins [--count 10000] [--concurrency 32] [--mutates 2000] [--starts 3]
+//   ./bench/run plugins [--count 10000] [--concurrency 32] [--mutates 2000] [--starts 3] [--noop-plugin go|ts]
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,7 +25,7 @@ import { CORE, Informer, type KubeClient, type KubeObject } from '@kubenest/kube
 import { MappingStoreProxy, configMapSyncer, kineSocketPath, startPlugins, type Plugins } from '@kubenest/kubenest';
 import { grpc } from '@kubenest/plugin-proto';
 import { HookedClient, MetadataTranslator, NameTranslator, NO_HOOKS, SyncController, type HookType, type ObjectHooks, type SyncContext } from '@kubenest/sync';
-import { REPO_ROOT, sdkExamplePlugins, startSyncEnvironment } from '@kubenest/testing';
+import { REPO_ROOT, sdkExamplePlugins, startSyncEnvironment, testPlugins } from '@kubenest/testing';
 
 const { values } = parseArgs({
   options: {
@@ -32,6 +33,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     mutates: { type: 'string', default: '2000' },
     starts: { type: 'string', default: '3' },
+    // The no-op ConfigMap hook's plugin: our Go test plugin kntest (noop: true), or the TypeScript stand-in.
+    'noop-plugin': { type: 'string', default: 'go' },
   },
 });
 const count = Number(values.count);
@@ -100,10 +103,13 @@ try {
   results['goPluginRssMiB'] = rssOfPlugins(goPlugins!);
   await goPlugins!.stop();
 
-  // 3. The no-op ConfigMap hook of a plugin process (the TypeScript stand-in, mode noop).
-  const noop = await startWith({ noop: { path: FAKE_PLUGIN, config: { mode: 'noop' } } });
+  // 3. The no-op ConfigMap hook of a plugin process: kntest (Go) or the TypeScript stand-in.
+  const noop = await startWith({ noop: values['noop-plugin'] === 'ts'
+    ? { path: FAKE_PLUGIN, config: { mode: 'noop' } }
+    : { path: join(await testPlugins(), 'kntest'), config: { label: 'bench', noop: true } } });
+  results['noopPlugin'] = values['noop-plugin'] === 'ts' ? 'TypeScript stand-in (fake-plugin.ts, mode noop)' : 'Go: tools/test-plugins kntest (noop: true)';
   const configMap = (i: number): KubeObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `m-${i}`, namespace: env.hostNamespace }, data: { index: String(i), payload: 'x'.repeat(64) } });
-  console.error(`mutate: ${mutates} ConfigMap CreatePhysical round trips to the no-op stand-in plugin`);
+  console.error(`mutate: ${mutates} ConfigMap CreatePhysical round trips to the no-op plugin`);
   results['noopMutateMs'] = await roundTrips(noop.host!, configMap, 'CreatePhysical');
 
   // 4. The mapping store: one write through the TLS front, and directly on kine's socket.
@@ -295,7 +301,7 @@ function printTable(r: Record<string, unknown>): void {
   row('Go plugin start, spawn -> Initialize returned', pct(start['spawnToInitializeReturned']!));
   row('Go plugin start, whole (+ GetPluginConfig, Secret, TLS front)', pct(start['wholeStart']!));
   row('Mutate round trip, Go plugin (Pod CreatePhysical)', pct(r['goMutateMs'] as Record<string, number>));
-  row('Mutate round trip, no-op stand-in plugin (ConfigMap)', pct(r['noopMutateMs'] as Record<string, number>));
+  row(`Mutate round trip, no-op plugin (ConfigMap; ${String(r['noopPlugin'])})`, pct(r['noopMutateMs'] as Record<string, number>));
   const m = r['mappingWriteMs'] as Record<string, Record<string, number>>;
   row('mapping write through the TLS front', pct(m['throughTlsFront']!));
   row('mapping write directly on kine', pct(m['directOnKineSocket']!));
@@ -305,5 +311,5 @@ function printTable(r: Record<string, unknown>): void {
   }
   row('throughput ratio, no-op plugin hook / without (goal >= 0.9)', JSON.stringify(s['noopPluginHookThroughputRatio']));
   row('throughput ratio, mapping write per object / without', JSON.stringify(s['mappingWriteThroughputRatio']));
-  row('RSS MiB: syncer process / Go plugin / no-op plugin', `${String(r['syncerProcessRssMiB'])} / ${JSON.stringify(r['goPluginRssMiB'])} / ${JSON.stringify(r['noopPluginRssMiB'])}`);
+  row('RSS MiB: benchmark process / Go hooks plugin / no-op plugin', `${String(r['syncerProcessRssMiB'])} / ${JSON.stringify(r['goPluginRssMiB'])} / ${JSON.stringify(r['noopPluginRssMiB'])}`);
 }

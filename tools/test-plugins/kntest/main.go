@@ -3,6 +3,7 @@
 // entry's `config`), which it checks strictly: an unknown or missing field fails Initialize.
 //
 //	label: NAME        required: ConfigMaps reaching the host get label kntest-NAME=yes (CreatePhysical, UpdatePhysical)
+//	noop: true         the ConfigMap hook answers mutated=false (the benchmark's no-op hook)
 //	echo: {...}        any YAML: written as JSON into the annotation kntest/echo, to show the config arrived whole
 //	interceptor: true  declares an interceptor "kntest-pods" (GET pods named kntest-*)
 //	import: {namespace, name}  after SetLeader, copies that host ConfigMap into the virtual cluster
@@ -45,6 +46,7 @@ type importRef struct {
 type config struct {
 	Label       string          `json:"label"`
 	Echo        json.RawMessage `json:"echo,omitempty"`
+	Noop        bool            `json:"noop,omitempty"`
 	Interceptor bool            `json:"interceptor,omitempty"`
 	Import      *importRef      `json:"import,omitempty"`
 	Flood       int             `json:"flood,omitempty"`
@@ -118,6 +120,9 @@ func (s *server) GetPluginConfig(context.Context, *pluginv2.GetPluginConfig_Requ
 
 func (s *server) Mutate(_ context.Context, req *pluginv2.Mutate_Request) (*pluginv2.Mutate_Response, error) {
 	s.mutates.Add(1)
+	if s.config.Noop {
+		return &pluginv2.Mutate_Response{Mutated: false}, nil
+	}
 	var object map[string]any
 	if err := json.Unmarshal([]byte(req.GetObject()), &object); err != nil {
 		return nil, fmt.Errorf("kntest: the object is not JSON: %v", err)
