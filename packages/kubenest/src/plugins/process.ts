@@ -96,11 +96,11 @@ function levelMethod(level: string): 'trace' | 'debug' | 'info' | 'warn' | 'erro
   }
 }
 
-/** Longest plugin output line kept (longer ones are clipped, the rest of the line skipped unread into memory). */
-export const MAX_LINE_BYTES = 8192;
+/** Longest plugin output line kept, in characters (a longer one is clipped; the rest of it is not kept in memory). */
+export const MAX_LINE_LENGTH = 8192;
 
 /**
- * Splits a stream into lines without holding more than `maxBytes` of one line: a longer line is
+ * Splits a stream into lines without holding more than `maxLength` characters of one line: a longer line is
  * handed on clipped (with how much was cut) and the rest of it dropped as it arrives, so a plugin
  * printing megabytes without a newline cannot grow our memory.
  */
@@ -110,11 +110,11 @@ export class LineSplitter {
   // A chunk may end inside a UTF-8 character.
   private readonly decoder = new StringDecoder('utf8');
   private readonly onLine: (line: string) => void;
-  private readonly maxBytes: number;
+  private readonly maxLength: number;
 
-  constructor(onLine: (line: string) => void, maxBytes = MAX_LINE_BYTES) {
+  constructor(onLine: (line: string) => void, maxLength = MAX_LINE_LENGTH) {
     this.onLine = onLine;
-    this.maxBytes = maxBytes;
+    this.maxLength = maxLength;
   }
 
   push(chunk: Buffer | string): void {
@@ -127,9 +127,9 @@ export class LineSplitter {
         this.skipped += part.length;
       } else {
         this.pending += part;
-        if (this.pending.length > this.maxBytes) {
-          this.skipped = this.pending.length - this.maxBytes;
-          this.pending = this.pending.slice(0, this.maxBytes);
+        if (this.pending.length > this.maxLength) {
+          this.skipped = this.pending.length - this.maxLength;
+          this.pending = this.pending.slice(0, this.maxLength);
         }
       }
       if (newline !== -1) this.flush();
