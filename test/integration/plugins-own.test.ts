@@ -122,6 +122,18 @@ describe('our own Go test plugin in a virtual cluster: interceptor, PLUGIN_CONFI
     dir.remove();
   });
 
+  it('kubenest create with a plugin of the wrong magic cookie fails naming it, and leaves no plugin process', async () => {
+    const executable = join(await testPlugins(), 'kntest');
+    const before = new Set(kntestPids(executable));
+    writeFileSync(join(dir.path, 'cookie.yaml'), `plugins:\n  other-product:\n    path: ${executable}\n    config: {label: a, mode: bad-cookie}\n`);
+    const created = await cli('create', 'cookie', '-f', join(dir.path, 'cookie.yaml'));
+    assert.equal(created.code, 1, created.stdout);
+    assert.match(created.stderr, /plugin "other-product" \(.*kntest\) exited before the handshake \(exit code 1\); its last stderr lines: This binary is a plugin\./);
+    assert.deepEqual(kntestPids(executable).filter((pid) => !before.has(pid)), [], 'no kntest process is left');
+    const removed = await cli('delete', 'cookie');
+    assert.equal(removed.code, 0, removed.stderr);
+  });
+
   it('kubenest plugins shows its interceptor (serving it is the proxy\'s, issue 10)', async () => {
     const json = await cli('plugins', 'own', '--json');
     assert.equal(json.code, 0, json.stderr);
