@@ -112,6 +112,8 @@ describe('our own Go test plugin in a virtual cluster: interceptor, PLUGIN_CONFI
       '      echo:', '        list: [a, b]', '        count: 1', '        nested: {deep: "yes", "n": "no"}',
       '      interceptor: true',
       '      import: {namespace: default, name: kntest-source}',
+      // What the import reads on the host, for when plugins hold only their own rights (issue 9 §6).
+      '    rbac:', '      clusterRole:', '        extraRules:', '          - {apiGroups: [""], resources: [configmaps], verbs: [get]}',
     ].join('\n') + '\n');
     const created = await cli('create', 'own', '-f', join(dir.path, 'values.yaml'));
     assert.equal(created.code, 0, `${created.stdout}\n${created.stderr}`);
