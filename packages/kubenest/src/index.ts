@@ -60,6 +60,8 @@ export type { PodSyncerOptions } from './syncers/pods/syncer.ts';
 export { translatePod, hostAccessRequests, podReferences } from './syncers/pods/translate.ts';
 export type { Pod, PodTranslation } from './syncers/pods/translate.ts';
 export { PluginHost, PluginRefusedError, pluginStatusFile, pluginEntries, pluginEntryProblems, resolvePluginPaths, pluginExecutable } from './plugins/index.ts';
+export { startPlugins, type Plugins } from './plugins/index.ts';
+export { MappingStoreProxy } from './plugins/mapping-store.ts';
 export type { PluginStatus, PluginEntry } from './plugins/index.ts';
 export { startVirtualCluster } from './controlplane/virtual-cluster.ts';
 export type { VirtualClusterSpec } from './controlplane/virtual-cluster.ts';

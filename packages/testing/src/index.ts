@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { isAlreadyExists, type RestClient } from '@kubenest/kube';
-import { HostCluster, isAlive, resolveBinaries, resolveGoTool, type Binaries } from '@kubenest/kubenest';
+import { HostCluster, isAlive, resolveBinaries, resolveGoTool, resolveGoTools, type Binaries } from '@kubenest/kubenest';
 
 export { FaultProxy } from './fault-proxy.ts';
 export { startSyncEnvironment } from './sync-environment.ts';
@@ -29,6 +29,18 @@ let helm: Promise<string> | undefined;
 export function testHelm(): Promise<string> {
   helm ??= resolveGoTool('helm', { progress: (line) => process.stderr.write(`[helm] ${line}\n`) });
   return helm;
+}
+
+let ownPlugins: Promise<string> | undefined;
+
+/**
+ * kubenest's own Go test plugins (tools/test-plugins: go-plugin and our own pluginv2 code), built
+ * into the cache on first use; the folder holding `kntest`.
+ */
+export function testPlugins(): Promise<string> {
+  ownPlugins ??= resolveGoTools('test-plugins', ['kntest'], { progress: (line) => process.stderr.write(`[test-plugins] ${line}
+`) });
+  return ownPlugins;
 }
 
 /** A fresh temporary directory, removed by the returned cleanup. Kept short: unix socket paths are limited. */

@@ -20,6 +20,10 @@ describe('plugin entries from values', () => {
     assert.equal(pluginConfigYaml({}), '{}\n');
   });
 
+  it('PLUGIN_CONFIG quotes the strings YAML 1.1 (Go\'s YAML libraries) would read as booleans', () => {
+    assert.equal(pluginConfigYaml({ deep: 'yes', n: 1, off: 'on', real: true }), 'deep: "yes"\n"n": 1\n"off": "on"\nreal: true\n');
+  });
+
   it('resolves a relative path against the values file that names it', () => {
     const out = resolvePluginPaths({ name: '/work/vals/plugin.yaml', values: { plugins: { a: { path: '../bin/a' }, b: { path: '/abs' } }, plugin: { c: { version: 'v2', path: 'c' } } } });
     assert.deepEqual(out.values, { plugins: { a: { path: '/work/bin/a' }, b: { path: '/abs' } }, plugin: { c: { version: 'v2', path: '/work/vals/c' } } });

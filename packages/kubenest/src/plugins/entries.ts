@@ -70,11 +70,12 @@ export function pluginEntries(values: Values): PluginEntry[] {
 
 /**
  * `PLUGIN_CONFIG` as vCluster writes it (ghodss/yaml: through JSON, keys sorted); a missing
- * config is `null\n`.
+ * config is `null\n`. Written as YAML 1.1, as Go's YAML libraries read it: a string such as
+ * `yes`, `on` or `n` is quoted, so it does not reach a Go plugin as a boolean.
  */
 export function pluginConfigYaml(config: unknown): string {
   if (config === undefined || config === null) return 'null\n';
-  return stringify(JSON.parse(JSON.stringify(config)), { sortMapEntries: true });
+  return stringify(JSON.parse(JSON.stringify(config)), { sortMapEntries: true, version: '1.1' });
 }
 
 /** Problems with the plugin entries of merged values, each naming the plugin and the fix. */

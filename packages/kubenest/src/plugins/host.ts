@@ -125,6 +125,7 @@ class PluginRunner {
   /** Launch, handshake, Initialize, GetPluginConfig; the process is ended again if any step fails. */
   async start(): Promise<void> {
     const o = this.host.options;
+    this.log.info({ executable: this.executable }, 'launching');
     const process = await PluginProcess.launch({
       name: this.entry.name, executable: this.executable, workingDir: this.workingDir, socketDir: this.host.socketDir,
       pluginConfig: this.entry.pluginConfig, env: { NAMESPACE: o.hostNamespace, VCLUSTER_NAME: o.vclusterName, ...o.env },
@@ -150,6 +151,7 @@ class PluginRunner {
         call(process.client.initialize.bind(process.client), { config: JSON.stringify(init) }),
         process.exited.then(({ code, signal }) => { throw new Error(`exited during Initialize (${signal ? `signal ${signal}` : `exit code ${code}`})`); }),
       ]);
+      this.log.info('Initialize returned');
       const answer = await call(process.client.getPluginConfig.bind(process.client), {}, 30_000);
       this.config = parsePluginConfig(this.entry.name, answer.config);
     } catch (error) {

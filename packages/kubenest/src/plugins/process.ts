@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import type { Logger } from 'pino';
 import { grpc, pluginv2, stdio, ProtobufEmpty } from '@kubenest/plugin-proto';
 import { tiedToParent } from '../controlplane/supervisor.ts';
@@ -97,6 +97,104 @@ function levelMethod(level: string): 'trace' | 'debug' | 'info' | 'warn' | 'erro
   }
 }
 
+/** Longest plugin output line kept, in characters (a longer one is clipped; the rest of it is not kept in memory). */
+export const MAX_LINE_LENGTH = 8192;
+
+/**
+ * Splits a stream into lines without holding more than `maxLength` characters of one line: a longer line is
+ * handed on clipped (with how much was cut) and the rest of it dropped as it arrives, so a plugin
+ * printing megabytes without a newline cannot grow our memory.
+ */
+export class LineSplitter {
+  private pending = '';
+  private skipped = 0;
+  // A chunk may end inside a UTF-8 character.
+  private readonly decoder = new StringDecoder('utf8');
+  private readonly onLine: (line: string) => void;
+  private readonly maxLength: number;
+
+  constructor(onLine: (line: string) => void, maxLength = MAX_LINE_LENGTH) {
+    this.onLine = onLine;
+    this.maxLength = maxLength;
+  }
+
+  push(chunk: Buffer | string): void {
+    let text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
+    while (text.length > 0) {
+      const newline = text.indexOf('\n');
+      const part = newline === -1 ? text : text.slice(0, newline);
+      text = newline === -1 ? '' : text.slice(newline + 1);
+      if (this.skipped > 0) {
+        this.skipped += part.length;
+      } else {
+        this.pending += part;
+        if (this.pending.length > this.maxLength) {
+          this.skipped = this.pending.length - this.maxLength;
+          this.pending = this.pending.slice(0, this.maxLength);
+        }
+      }
+      if (newline !== -1) this.flush();
+    }
+  }
+
+  /** Hands on what is pending (at a newline, or when the stream ends). */
+  flush(): void {
+    if (this.pending === '' && this.skipped === 0) return;
+    const line = this.skipped > 0 ? `${this.pending}... [${this.skipped} more characters of this line dropped]` : this.pending;
+    this.pending = '';
+    this.skipped = 0;
+    this.onLine(line);
+  }
+}
+
+/**
+ * How much of a plugin's output reaches our log: a burst of `burstBytes`, then `bytesPerSecond`.
+ * Output over the budget is counted, not logged; one warning says how much was dropped once
+ * lines are logged again (or every 10 s while it lasts). The plugin is still drained in full.
+ */
+export class LogBudget {
+  private tokens: number;
+  private last = Date.now();
+  private droppedLines = 0;
+  private droppedBytes = 0;
+  private lastReport = 0;
+  private readonly log: Logger;
+  private readonly burstBytes: number;
+  private readonly bytesPerSecond: number;
+
+  constructor(log: Logger, burstBytes = 1 << 20, bytesPerSecond = 256 << 10) {
+    this.log = log;
+    this.burstBytes = burstBytes;
+    this.bytesPerSecond = bytesPerSecond;
+    this.tokens = burstBytes;
+  }
+
+  /** Whether a line of `bytes` may be logged now. */
+  admit(bytes: number): boolean {
+    const now = Date.now();
+    this.tokens = Math.min(this.burstBytes, this.tokens + ((now - this.last) / 1000) * this.bytesPerSecond);
+    this.last = now;
+    if (this.tokens >= bytes) {
+      this.tokens -= bytes;
+      this.report(now, true);
+      return true;
+    }
+    this.droppedLines += 1;
+    this.droppedBytes += bytes;
+    this.report(now, false);
+    return false;
+  }
+
+  private report(now: number, resumed: boolean): void {
+    if (this.droppedLines === 0 || (!resumed && now - this.lastReport < 10_000)) return;
+    this.log.warn({ droppedLines: this.droppedLines, droppedBytes: this.droppedBytes },
+      `the plugin printed more than our log takes (${Math.round(this.bytesPerSecond / 1024)} KiB/s after a burst of ${Math.round(this.burstBytes / 1024)} KiB): ${this.droppedLines} lines (${this.droppedBytes} bytes) not logged`);
+    this.lastReport = now;
+    this.droppedLines = 0;
+    this.droppedBytes = 0;
+  }
+}
+
 /** A running plugin process with its gRPC connection. */
 export class PluginProcess {
   readonly name: string;
@@ -150,15 +248,29 @@ export class PluginProcess {
       recentStderr.push(line);
       if (recentStderr.length > 5) recentStderr.shift();
     };
-    createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (line) => {
+    // Every line is read (a plugin blocks on a full pipe) but only a budget of them is logged.
+    const budget = new LogBudget(o.log);
+    const stderrLines = new LineSplitter((raw) => {
+      const line = raw.replace(/\r$/, '');
       remember(line);
-      logPluginLine(o.log, line);
+      if (budget.admit(line.length)) logPluginLine(o.log, line);
     });
-    const lines = createInterface({ input: child.stdout, crlfDelay: Infinity });
-    const firstLine = new Promise<string>((resolve) => lines.once('line', resolve));
-    // After the handshake stdout is drained (go-plugin discards it; kubenest logs it).
-    lines.on('line', (line) => { if (handshaken) o.log.info({ stream: 'stdout' }, line); });
+    child.stderr.on('data', (chunk: Buffer) => stderrLines.push(chunk));
+    child.stderr.on('end', () => stderrLines.flush());
     let handshaken = false;
+    let resolveFirstLine: (line: string) => void = () => {};
+    const firstLine = new Promise<string>((resolve) => { resolveFirstLine = resolve; });
+    const stdoutLines = new LineSplitter((raw) => {
+      const line = raw.replace(/\r$/, '');
+      // After the handshake stdout is drained (go-plugin discards it; kubenest logs it).
+      if (handshaken) {
+        if (budget.admit(line.length)) o.log.info({ stream: 'stdout' }, line);
+      } else {
+        resolveFirstLine(line);
+      }
+    });
+    child.stdout.on('data', (chunk: Buffer) => stdoutLines.push(chunk));
+    child.stdout.on('end', () => stdoutLines.flush());
     const timeoutMs = o.startTimeoutMs ?? 60_000;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); });
@@ -193,13 +305,18 @@ export class PluginProcess {
       const stdioClient = new stdio.GRPCStdioClient(target, grpc.credentials.createInsecure(), { channelOverride: client.getChannel() });
       const stream = stdioClient.streamStdio(ProtobufEmpty.create());
       // A Go plugin blocks once about 64 KiB of its stdout/stderr are unread: drain for its whole life.
-      let pending = '';
+      const channels = new Map<number, LineSplitter>();
       stream.on('data', (data: stdio.StdioData) => {
-        pending += Buffer.from(data.data).toString('utf8');
-        const parts = pending.split('\n');
-        pending = parts.pop() ?? '';
-        for (const line of parts) remember(line);
-        for (const line of parts) logPluginLine(o.log.child({ stream: data.channel === stdio.StdioData_Channel.STDOUT ? 'stdout' : 'stderr' }), line);
+        let splitter = channels.get(data.channel);
+        if (!splitter) {
+          const log = o.log.child({ stream: data.channel === stdio.StdioData_Channel.STDOUT ? 'stdout' : 'stderr' });
+          splitter = new LineSplitter((line) => {
+            remember(line);
+            if (budget.admit(line.length)) logPluginLine(log, line);
+          });
+          channels.set(data.channel, splitter);
+        }
+        splitter.push(Buffer.from(data.data));
       });
       stream.on('error', () => {}); // ends when the plugin does; Unimplemented is tolerated, as by go-plugin
       return new PluginProcess(o.name, child, exited, client, address.network === 'unix' ? address.address : undefined, stream, recentStderr);

@@ -92,6 +92,11 @@ if (mode === 'garbage') {
         return;
       }
       if (parsed.metadata?.name?.startsWith('hang')) return; // never answers
+      if (mode === 'noop') {
+        // A hook that changes nothing (the benchmark's no-op ConfigMap hook).
+        callback(null, { mutated: false, object: '' });
+        return;
+      }
       // Replaces the labels with only its own: the host's Go merge keeps the others.
       parsed.metadata = { ...parsed.metadata, labels: { [`hooked-by-${config.label ?? 'fake'}`]: 'yes' } };
       callback(null, { mutated: true, object: JSON.stringify(parsed) });
