@@ -1,0 +1,54 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/**
+ * The contract between the front door's parts (issue 10): the authenticating proxy decides who
+ * is calling and parses the request; handlers (plugin interceptors, the Services-in-one-request
+ * handler) may answer before the request is forwarded to the virtual kube-apiserver.
+ */
+
+/** Who is calling, as the kube-apiserver's authenticators would have decided it. */
+export interface Caller {
+  user: string;
+  groups: string[];
+  uid?: string | undefined;
+  extra: Record<string, string[]>;
+}
+
+/** The apiserver's RequestInfo: what a request is about, parsed from method, path and query. */
+export interface RequestInfo {
+  isResourceRequest: boolean;
+  /** The URL path without the query. */
+  path: string;
+  /** get, list, watch, create, update, patch, delete, deletecollection, proxy (resource requests); the lower-case HTTP method otherwise. */
+  verb: string;
+  apiPrefix: string;
+  /** `''` for the core group. */
+  apiGroup: string;
+  apiVersion: string;
+  namespace: string;
+  resource: string;
+  subresource: string;
+  name: string;
+}
+
+/** A request the proxy has authenticated and parsed. */
+export interface FrontDoorRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  caller: Caller;
+  info: RequestInfo;
+}
+
+/**
+ * Forwards a request to the virtual kube-apiserver as the caller (front-proxy headers), streaming
+ * the answer to `res`; `body` replaces the request's own body when given (the request's stream
+ * must then not have been read by anyone else).
+ */
+export type ForwardToApiserver = (request: FrontDoorRequest, body?: Buffer) => Promise<void>;
+
+/** One part of the front door that may answer a request itself. */
+export interface FrontDoorHandler {
+  readonly name: string;
+  /** True when the handler answered (or is answering) the request; false to pass it on untouched. */
+  handle(request: FrontDoorRequest, forward: ForwardToApiserver): Promise<boolean>;
+}
