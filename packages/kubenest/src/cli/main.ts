@@ -8,6 +8,8 @@ import { ConfigError } from '../config/validate.ts';
 import { ValuesError } from '../config/values.ts';
 import { binariesCommand } from './binaries.ts';
 import { hostCommand } from './host.ts';
+import { pluginCommand } from './plugin.ts';
+import { PluginBuildError } from '../plugins/build/index.ts';
 import { upCommand } from './up.ts';
 import { vclusterCommands } from './vcluster.ts';
 import { CliError } from './output.ts';
@@ -20,6 +22,7 @@ program.addCommand(upCommand());
 program.addCommand(hostCommand());
 for (const command of vclusterCommands()) program.addCommand(command, command.name() === 'vcluster-run' ? { hidden: true } : {});
 program.addCommand(binariesCommand());
+program.addCommand(pluginCommand());
 
 // Commands built on their own do not inherit settings; every level should point at --help.
 const withHelpHint = (command: PlainCommand): void => {
@@ -28,7 +31,7 @@ const withHelpHint = (command: PlainCommand): void => {
 };
 withHelpHint(program as unknown as PlainCommand);
 
-const known = [CliError, BinariesError, ControlPlaneError, ComponentStartError, KubeconfigError, ConfigError, ValuesError];
+const known = [CliError, BinariesError, ControlPlaneError, ComponentStartError, KubeconfigError, ConfigError, ValuesError, PluginBuildError];
 
 try {
   await program.parseAsync(process.argv);

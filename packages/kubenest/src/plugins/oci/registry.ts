@@ -1,6 +1,7 @@
 /**
- * A small client for the pull side of the OCI distribution API (`/v2/<name>/manifests/<ref>`,
- * `/v2/<name>/blobs/<digest>`): the Bearer token dance (WWW-Authenticate challenge, token
+ * A small client for the OCI distribution API: pulls (`/v2/<name>/manifests/<ref>`,
+ * `/v2/<name>/blobs/<digest>`) and, for `kubenest plugin build --push`, monolithic blob uploads and
+ * manifest PUTs: the Bearer token dance (WWW-Authenticate challenge, token
  * endpoint, anonymous or with docker config credentials), Basic auth, redirects (credentials are
  * not carried to another host), and digest verification of everything it returns.
  * docs/adr/0020-oci-plugin-images.md says why this is ours rather than a library.
@@ -102,6 +103,57 @@ export class RegistryClient {
     if (actual !== digest) throw new RegistryError('digest', `the blob ${digest} hashes to ${actual}: refused (corrupted on the way or tampered with)`);
   }
 
+  /** Whether the registry holds the blob (HEAD), so a push can skip it. */
+  async hasBlob(digest: string): Promise<boolean> {
+    const response = await this.#write('HEAD', `/v2/${this.#options.repository}/blobs/${digest}`, {}, undefined, [200, 404], `the blob ${digest}`);
+    await response.body.dump();
+    return response.statusCode === 200;
+  }
+
+  /** Uploads a blob in one go (POST an upload session, PUT its content with the digest). */
+  async pushBlob(digest: string, content: Buffer): Promise<void> {
+    const what = `uploading the blob ${digest}`;
+    const started = await this.#write('POST', `/v2/${this.#options.repository}/blobs/uploads/`, { 'content-length': '0' }, undefined, [202], what);
+    await started.body.dump();
+    const location = headerValue(started.headers['location']);
+    if (!location) throw new RegistryError('protocol', `${what}: the registry started an upload without a Location`);
+    const url = new URL(location, this.#options.baseUrl);
+    url.searchParams.set('digest', digest);
+    const put = await this.#write('PUT', url.pathname + url.search, { 'content-type': 'application/octet-stream', 'content-length': String(content.length) }, content, [201], what, url.origin);
+    await put.body.dump();
+  }
+
+  /** PUTs a manifest under a tag or digest; returns the digest the registry reports (or ours). */
+  async pushManifest(reference: string, mediaType: string, body: Buffer): Promise<string> {
+    const what = `pushing the manifest ${this.#options.repository}:${reference}`;
+    const response = await this.#write('PUT', `/v2/${this.#options.repository}/manifests/${reference}`, { 'content-type': mediaType }, body, [201], what);
+    await response.body.dump();
+    return headerValue(response.headers['docker-content-digest']) ?? `sha256:${createHash('sha256').update(body).digest('hex')}`;
+  }
+
+  /** A write (or HEAD) with the auth dance: a 401 is answered once, then the request is sent again. */
+  async #write(method: 'HEAD' | 'POST' | 'PUT', path: string, headers: Record<string, string>, body: Buffer | undefined, expected: number[], what: string, origin?: string): Promise<Dispatcher.ResponseData> {
+    const url = new URL(path, origin ?? this.#options.baseUrl);
+    for (let attempt = 0; ; attempt++) {
+      const sent: Record<string, string> = { ...headers, 'user-agent': 'kubenest' };
+      if (this.#authorization && url.origin === new URL(this.#options.baseUrl).origin) sent['authorization'] = this.#authorization;
+      const response = await this.#send(url, method, sent, body);
+      const status = response.statusCode;
+      if (expected.includes(status)) return response;
+      if (status === 401 && attempt === 0) {
+        const challenge = headerValue(response.headers['www-authenticate']);
+        await response.body.dump();
+        this.#authorization = await this.#authorize(challenge ?? '', what);
+        continue;
+      }
+      const text = (await readLimited(response.body, 64 * 1024, what).catch(() => Buffer.alloc(0))).toString('utf8');
+      const detail = registryErrorText(text);
+      if (status === 401 || status === 403) throw new RegistryError('auth', `${what}: the registry refused (HTTP ${status}${detail ? `: ${detail}` : ''})${this.#authHint()}`);
+      if (status === 429 || status >= 500) throw new RegistryError('unreachable', `${what}: the registry answered HTTP ${status}${detail ? ` (${detail})` : ''}`);
+      throw new RegistryError('protocol', `${what}: the registry answered HTTP ${status}${detail ? ` (${detail})` : ''}`);
+    }
+  }
+
   /** GET with the auth dance and redirects; returns a 200 response or throws a RegistryError. */
   async #get(path: string, headers: Record<string, string>, what: string): Promise<Dispatcher.ResponseData> {
     let url = new URL(path, this.#options.baseUrl);
@@ -139,7 +191,7 @@ export class RegistryClient {
     }
   }
 
-  async #send(url: URL, method: 'GET' | 'POST', headers: Record<string, string>, body: string | undefined): Promise<Dispatcher.ResponseData> {
+  async #send(url: URL, method: 'GET' | 'HEAD' | 'POST' | 'PUT', headers: Record<string, string>, body: string | Buffer | undefined): Promise<Dispatcher.ResponseData> {
     try {
       return await request(url, { method, headers, body, dispatcher: this.#agent });
     } catch (error) {
