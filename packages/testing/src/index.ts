@@ -250,3 +250,5 @@ export function resolvedNames(recordFile: string, logDirs: string[]): Set<string
 export { crane, ociTools, pushPluginImage, startTestRegistry } from './oci-registry.ts';
 export type { OciTools, PushPluginOptions, StartRegistryOptions, TestRegistry } from './oci-registry.ts';
 export { sdkExamplePlugins, sdkExamplesSource } from './sdk-examples.ts';
+export { startPluginEnvironment } from './plugin-environment.ts';
+export type { ClusterHandle, PluginEnvironment, PluginEnvironmentOptions } from './plugin-environment.ts';

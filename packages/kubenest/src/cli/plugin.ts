@@ -1,7 +1,10 @@
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command } from '@commander-js/extra-typings';
 import { buildPlugin } from '../plugins/build/index.ts';
 import { writePluginImage } from '../plugins/build/image.ts';
+import { writeScaffold } from '../plugins/build/scaffold.ts';
+import { pluginDev } from './plugin-dev.ts';
 import { CliError, say } from './output.ts';
 
 /** `kubenest plugin build|init|dev`: making TypeScript plugins (docs/adr/0029-plugin-build.md). */
@@ -30,6 +33,38 @@ export function pluginCommand(): Command {
       }
     });
 
+  plugin.command('init')
+    .description('scaffold a plugin project: package.json, tsconfig.json, plugin.ts, plugin.yaml, README.md, a test using @kubenest/testing')
+    .argument('<name>', 'the plugin\'s name (a DNS label)')
+    .option('--dir <dir>', 'where to write it (must not exist or be empty); default ./NAME')
+    .action((name, options) => {
+      const dir = resolve(options.dir ?? name);
+      const files = writeScaffold(name, dir, REPO_ROOT);
+      say(`wrote ${files.join(', ')} in ${dir} (node_modules/@kubenest/* link to ${REPO_ROOT})`);
+      console.log([
+        '',
+        `cd ${dir}`,
+        'node --test                  # its test: a host, a virtual cluster and the plugin from source',
+        'kubenest plugin dev          # run it against a local virtual cluster, restarted on save',
+        'kubenest plugin build        # dist/plugin, dist/portable/plugin: no Node needed',
+      ].join('\n'));
+    });
+
+  plugin.command('dev')
+    .description('run a plugin from source against a local virtual cluster (made if missing), restart it when a file changes, stream its log')
+    .argument('[dir]', 'the plugin project (with its executable `plugin`)', '.')
+    .option('--name <name>', 'the virtual cluster', 'demo')
+    .option('--nodes <n>', 'simulated nodes of the host cluster (when it is started here)', '1')
+    .option('--bin-dir <dir>', 'directory holding the Kubernetes binaries (env KUBENEST_BIN_DIR)')
+    .action(async (dir, options) => {
+      const nodes = Number(options.nodes);
+      if (!Number.isInteger(nodes) || nodes < 1) throw new CliError(`--nodes ${options.nodes}: expected a whole number from 1`);
+      await pluginDev({ dir, name: options.name, nodes, binDir: options.binDir });
+    });
+
   return plugin;
 }
+
+/** The kubenest checkout this CLI runs from (init links its SDK into new projects). */
+const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../../../..');
 
