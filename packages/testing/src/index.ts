@@ -98,9 +98,9 @@ export interface CommandResult {
 }
 
 /** Runs a command to completion (bounded by `timeoutMs`) and returns its exit code and output. */
-export function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): Promise<CommandResult> {
+export function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string; cwd?: string } = {}): Promise<CommandResult> {
   return new Promise((resolvePromise) => {
-    const child = execFile(command, args, { env: options.env ?? process.env, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
+    const child = execFile(command, args, { ...(options.cwd ? { cwd: options.cwd } : {}), env: options.env ?? process.env, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolvePromise({ code, stdout, stderr });
