@@ -5,11 +5,11 @@
 // real registry on 127.0.0.1, which the plugin host's `image:` loader pulls and runs.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, symlinkSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { KubeObject } from '@kubenest/kube';
-import { startPlugins, type Plugins } from '@kubenest/kubenest';
+import { PluginBuildError, resolvePluginImage, startPlugins, writePluginImage, type Plugins } from '@kubenest/kubenest';
 import { grpc, health } from '@kubenest/plugin-proto';
 import { REPO_ROOT, kubenest, startSyncEnvironment, startTestRegistry, tempDir, type SyncEnvironment, type TestRegistry } from '@kubenest/testing';
 
@@ -150,6 +150,30 @@ describe('kubenest plugin build (the TypeScript hooks example)', () => {
     assert.equal(index.manifests[0]!.annotations['org.opencontainers.image.ref.name'], 'build');
     const manifest = JSON.parse(readFileSync(join(out, 'image', 'blobs', 'sha256', digest.slice(7)), 'utf8')) as { config: { digest: string }; layers: { digest: string }[] };
     for (const d of [manifest.config.digest, ...manifest.layers.map((l) => l.digest)]) assert.ok(existsSync(join(out, 'image', 'blobs', 'sha256', d.slice(7))), d);
+  });
+
+  it('--push to a registry with Basic auth uses the docker config\'s credentials, and a wrong password is refused by name', async () => {
+    const secured = await startTestRegistry({ dir: join(dir.path, 'secured'), user: { name: 'alice', password: 'secret' } });
+    try {
+      const config = (password: string): string => {
+        const file = join(dir.path, `docker-${password}.json`);
+        writeFileSync(file, JSON.stringify({ auths: { [secured.host]: { auth: Buffer.from(`alice:${password}`).toString('base64') } } }));
+        return file;
+      };
+      const reference = `${secured.host}/team/hooks:v1`;
+      await assert.rejects(writePluginImage({ buildDir: out, reference, push: true, dockerConfig: config('wrong') }), (error: unknown) => {
+        assert.ok(error instanceof PluginBuildError, String(error));
+        assert.match(error.message, /^pushing 127\.0\.0\.1:\d+\/team\/hooks:v1: .*refused/);
+        return true;
+      });
+      const pushed = await writePluginImage({ buildDir: out, reference, push: true, dockerConfig: config('secret') });
+      assert.equal(pushed.pushed, true);
+      const pulled = await resolvePluginImage('hooks', reference, { dockerConfig: config('secret'), cacheDir: join(dir.path, 'cache') });
+      assert.equal(pulled.digest, pushed.digest);
+      assert.ok(existsSync(join(pulled.dir, 'runtime', 'plugin')));
+    } finally {
+      await secured.stop();
+    }
   });
 
   it('the portable variant starts and serves in a root whose only C library is Debian\'s musl (Alpine-like)', { skip: !existsSync(MUSL_LOADER) || !isStatic(BUSYBOX) ? `needs Debian's musl (${MUSL_LOADER}) and a static busybox (${BUSYBOX}): apt-get install musl busybox-static` : false }, async () => {

@@ -130,7 +130,7 @@ export async function bundlePlugin(entry: string): Promise<Buffer> {
     });
   } catch (error) {
     const failure = error as { errors?: { text: string; location?: { file: string; line: number; column: number } | null }[] };
-    const lines = (failure.errors ?? []).map((e) => (e.location ? `${e.location.file}:${e.location.line}:${e.location.column}: ${e.text}` : e.text));
+    const lines = (failure.errors ?? []).map((e) => (e.location ? `${resolve(e.location.file)}:${e.location.line}:${e.location.column}: ${e.text}` : e.text));
     throw new PluginBuildError(`bundling ${entry} failed:\n  ${lines.length ? lines.join('\n  ') : (error as Error).message}`);
   }
   const file = result.outputFiles[0];
