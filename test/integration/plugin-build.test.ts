@@ -150,6 +150,8 @@ describe('kubenest plugin build (the TypeScript hooks example)', () => {
     assert.equal(index.manifests[0]!.annotations['org.opencontainers.image.ref.name'], 'build');
     const manifest = JSON.parse(readFileSync(join(out, 'image', 'blobs', 'sha256', digest.slice(7)), 'utf8')) as { config: { digest: string }; layers: { digest: string }[] };
     for (const d of [manifest.config.digest, ...manifest.layers.map((l) => l.digest)]) assert.ok(existsSync(join(out, 'image', 'blobs', 'sha256', d.slice(7))), d);
+    // With a static busybox on the build machine, a second layer gives vCluster's init container its /bin/sh.
+    assert.equal(manifest.layers.length, isStatic(BUSYBOX) ? 2 : 1);
   });
 
   it('--push to a registry with Basic auth uses the docker config\'s credentials, and a wrong password is refused by name', async () => {
