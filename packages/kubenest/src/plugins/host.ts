@@ -91,6 +91,18 @@ class Metrics {
     name: 'kubenest_plugin_hook_duration_seconds', help: 'Mutate round trip per plugin and hook type', labelNames: ['plugin', 'type'], registers: [this.registry],
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
   });
+  // The children per (plugin, type), so a hook call does not hash its labels three times.
+  private readonly children = new Map<string, { calls: Counter.Internal; refusals: Counter.Internal; latency: Histogram.Internal<'plugin' | 'type'> }>();
+
+  of(plugin: string, type: HookType): { calls: Counter.Internal; refusals: Counter.Internal; latency: Histogram.Internal<'plugin' | 'type'> } {
+    const key = `${plugin}\0${type}`;
+    let child = this.children.get(key);
+    if (!child) {
+      child = { calls: this.calls.labels(plugin, type), refusals: this.refusals.labels(plugin, type), latency: this.latency.labels(plugin, type) };
+      this.children.set(key, child);
+    }
+    return child;
+  }
 }
 
 /** One plugin: its process across restarts, its registered hooks, its state. */
@@ -334,35 +346,41 @@ export class PluginHost implements ObjectHooks {
     const chain = this.runners.filter((r) => r.hooks(apiVersion, kind, type));
     if (chain.length === 0) return object;
     let json = JSON.stringify(object);
-    const what = `${type} ${apiVersion}/${kind} ${object.metadata?.namespace ? `${object.metadata.namespace}/` : ''}${object.metadata?.name ?? ''}`;
+    let mutated = false;
+    const what = (): string => `${type} ${apiVersion}/${kind} ${object.metadata?.namespace ? `${object.metadata.namespace}/` : ''}${object.metadata?.name ?? ''}`;
     for (const runner of chain) {
       const name = runner.entry.name;
-      const labels = { plugin: name, type };
-      this.metrics.calls.inc(labels);
-      const end = this.metrics.latency.startTimer(labels);
+      const metrics = this.metrics.of(name, type);
+      metrics.calls.inc();
+      const started = performance.now();
       try {
         const process = runner.process;
         if (!process || runner.state !== 'running') throw new Error(`plugin is not running (${runner.state}${runner.lastError ? `: ${runner.lastError}` : ''})`);
         const answer = await call(process.client.mutate.bind(process.client), { apiVersion, kind, object: json, type }, runner.entry.timeoutMs);
-        if (answer.mutated) json = answer.object;
+        if (answer.mutated) {
+          json = answer.object;
+          mutated = true;
+        }
       } catch (error) {
-        this.metrics.refusals.inc(labels);
+        metrics.refusals.inc();
         const message = describeCallError(error, runner.entry.timeoutMs);
         if (runner.entry.failurePolicy === 'Ignore') {
-          runner.log.warn({ hook: what }, `hook failed, ignored (failurePolicy Ignore): ${message}`);
+          runner.log.warn({ hook: what() }, `hook failed, ignored (failurePolicy Ignore): ${message}`);
           continue;
         }
-        runner.log.warn({ hook: what }, `hook refused: ${message}`);
-        throw new PluginRefusedError(name, `plugin "${name}" refused ${what}: ${message}`, apiVersion, kind);
+        runner.log.warn({ hook: what() }, `hook refused: ${message}`);
+        throw new PluginRefusedError(name, `plugin "${name}" refused ${what()}: ${message}`, apiVersion, kind);
       } finally {
-        end();
+        metrics.latency.observe((performance.now() - started) / 1000);
       }
     }
+    // No plugin changed it: the object as given (vCluster would decode its own JSON back to the same).
+    if (!mutated) return object;
     let result: unknown;
     try {
       result = JSON.parse(json);
     } catch (error) {
-      throw new PluginRefusedError(chain.at(-1)!.entry.name, `plugin "${chain.at(-1)!.entry.name}" returned invalid JSON for ${what}: ${(error as Error).message}`, apiVersion, kind);
+      throw new PluginRefusedError(chain.at(-1)!.entry.name, `plugin "${chain.at(-1)!.entry.name}" returned invalid JSON for ${what()}: ${(error as Error).message}`, apiVersion, kind);
     }
     return goMerge(object, result) as T;
   }
