@@ -148,6 +148,32 @@ describe('PluginHost with stand-in plugins (process, handshake, chain, restart)'
     await host.stop();
   });
 
+  it('renews the host token before it expires: a fresh process with a fresh token, told SetLeader again', async () => {
+    rmSync(record, { force: true });
+    let minted = 0;
+    const host = await start({ renewed: { path: FAKE, config: { label: 'r', record } } }, {
+      // A token that lives 1.5 s: renewed at 80% of it (but not sooner than 1 s).
+      hostCredentials: () => Promise.resolve({ server: 'https://127.0.0.1:1', token: `token-${++minted}`, expiresAt: Date.now() + 1500 }),
+    });
+    await host.setLeader();
+    const first = host.status()[0]!.pid;
+    const deadline = Date.now() + 15_000;
+    let status = host.status()[0]!;
+    // Until the new process is running and has written down the SetLeader it was sent.
+    while ((status.state !== 'running' || status.pid === first || recorded('setLeader').length < 2) && Date.now() < deadline) {
+      await sleep(100);
+      status = host.status()[0]!;
+    }
+    assert.notEqual(status.pid, first, 'the plugin was restarted for a new token');
+    assert.ok(minted >= 2, `a new token was minted (${minted})`);
+    assert.match(status.lastError ?? '', /host token renewal/);
+    assert.equal(isAlive(first!), false);
+    assert.deepEqual(recorded('setLeader').slice(0, 2).map((l) => Number(l.split(' ')[0])), [first, status.pid]);
+    const out = await host.mutate('CreatePhysical', configMap('after-renewal'));
+    assert.equal(out.metadata?.labels?.['hooked-by-r'], 'yes');
+    await host.stop();
+  });
+
   describe('bad input: a clear error naming the plugin, and no process left', () => {
     const failing = async (plugins: Values, pattern: RegExp, extra: Partial<Parameters<typeof PluginHost.start>[0]> = {}): Promise<void> => {
       rmSync(record, { force: true });

@@ -46,7 +46,8 @@ export interface PluginHostOptions {
    * The host credentials a plugin is given, asked at each (re)start of its process: its own
    * ServiceAccount's token (`rbac.ts`), never the syncer's credentials.
    */
-  hostCredentials: (plugin: string) => Promise<RestConfig>;
+  /** The plugin's host credentials; `expiresAt` (epoch ms) when its token expires, so it is renewed before. */
+  hostCredentials: (plugin: string) => Promise<RestConfig & { expiresAt?: number }>;
   virtualKubeconfigFile: string;
   mappingStore: MappingStoreEndpoint;
   /** The virtual cluster's data dir: `plugins/<name>/` working dirs, the socket dir, status. */
@@ -122,7 +123,10 @@ class PluginRunner {
   private readonly workingDir: string;
   private readonly port: number;
   private restartTimer: NodeJS.Timeout | undefined;
+  private renewalTimer: NodeJS.Timeout | undefined;
   private restartDelay: number;
+  /** Why the current process is being ended on purpose (then its exit is not an error). */
+  private recycleReason: string | undefined;
 
   constructor(host: PluginHost, entry: PluginEntry, executable: string, workingDir: string, port: number, log: Logger) {
     this.host = host;
@@ -152,8 +156,10 @@ class PluginRunner {
     this.leaderSent = false;
     this.host.recordPids();
     try {
+      const { expiresAt, ...host } = await o.hostCredentials(this.entry.name);
+      this.scheduleRenewal(process, expiresAt);
       const init = buildInitConfig({
-        name: o.vclusterName, hostNamespace: o.hostNamespace, values: o.values, host: await o.hostCredentials(this.entry.name),
+        name: o.vclusterName, hostNamespace: o.hostNamespace, values: o.values, host,
         virtualKubeconfigFile: o.virtualKubeconfigFile, mappingStore: o.mappingStore, workingDir: this.workingDir, port: this.port,
       });
       this.log.info({ port: this.port, pid: process.pid }, 'handshake done; Initialize');
@@ -206,8 +212,29 @@ class PluginRunner {
     const process = this.process;
     if (!process) return;
     this.log.info({ reason }, 'restarting the plugin');
-    this.lastError = reason;
+    this.recycleReason = reason;
     await process.stop();
+  }
+
+  /**
+   * A plugin is handed its host token once, in InitConfig, and cannot be given another: the
+   * process is restarted with a fresh token at 80% of the token's lifetime (the host may have
+   * shortened it: `--service-account-max-token-expiration`).
+   */
+  private scheduleRenewal(process: PluginProcess, expiresAt: number | undefined): void {
+    clearTimeout(this.renewalTimer);
+    if (expiresAt === undefined) return;
+    const renewAt = Date.now() + Math.max(1000, 0.8 * (expiresAt - Date.now()));
+    const wait = (): void => {
+      // setTimeout takes at most about 24.8 days.
+      const left = renewAt - Date.now();
+      this.renewalTimer = setTimeout(() => {
+        if (left > 2 ** 31 - 1) wait();
+        else if (this.process === process) void this.recycle(`host token renewal (the token handed to the plugin expires at ${new Date(expiresAt).toISOString()})`);
+      }, Math.min(left, 2 ** 31 - 1));
+      this.renewalTimer.unref();
+    };
+    wait();
   }
 
   private onExit(process: PluginProcess, how: { code: number | null; signal: NodeJS.Signals | null }): void {
@@ -215,8 +242,10 @@ class PluginRunner {
     this.process = undefined;
     this.host.recordPids();
     if (this.host.stopping) return;
-    const why = `exited (${how.signal ? `signal ${how.signal}` : `exit code ${how.code}`})${process.recentLines.length ? `; last log: ${process.recentLines.at(-1)}` : ''}`;
-    if (!this.lastError?.startsWith('leadership')) this.lastError = why;
+    clearTimeout(this.renewalTimer);
+    const why = this.recycleReason ?? `exited (${how.signal ? `signal ${how.signal}` : `exit code ${how.code}`})${process.recentLines.length ? `; last log: ${process.recentLines.at(-1)}` : ''}`;
+    this.recycleReason = undefined;
+    this.lastError = why;
     this.state = 'restarting';
     this.log.warn({ restartInMs: this.restartDelay }, `plugin ${why}; restarting`);
     this.host.options.progress(`plugin ${this.entry.name} ${why}; restarting`);
@@ -249,6 +278,7 @@ class PluginRunner {
 
   async stop(): Promise<void> {
     clearTimeout(this.restartTimer);
+    clearTimeout(this.renewalTimer);
     this.state = 'stopped';
     await this.process?.stop();
     this.process = undefined;
