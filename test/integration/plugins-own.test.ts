@@ -160,6 +160,23 @@ describe('our own Go test plugin in a virtual cluster: interceptor, PLUGIN_CONFI
     assert.deepEqual(JSON.parse(got.metadata.annotations['kntest/echo']!), { list: ['a', 'b'], count: 1, nested: { deep: 'yes', n: 'no' } });
   });
 
+  it('the syncer\'s metrics endpoint (printed by `kubenest plugins`) counts the hook calls and what the syncers did', async () => {
+    const text = await cli('plugins', 'own');
+    assert.equal(text.code, 0, text.stderr);
+    const url = /metrics \(the syncer's endpoint[^)]*\): (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(text.stdout)?.[1];
+    assert.ok(url, text.stdout);
+    assert.equal((await vkubectl('create', 'configmap', 'counted', '-n', 'default', '--from-literal=a=b')).code, 0);
+    await eventually(async () => {
+      const metrics = await (await fetch(url)).text();
+      const calls = Number(/kubenest_plugin_hook_calls_total\{plugin="kntest",type="CreatePhysical"\} (\d+)/.exec(metrics)?.[1]);
+      assert.ok(calls >= 1, `CreatePhysical calls of kntest: ${calls}`);
+      const created = Number(/kubenest_syncer_operations_total\{syncer="configmap",operation="created"\} (\d+)/.exec(metrics)?.[1]);
+      assert.ok(created >= 1, `ConfigMaps created on the host: ${created}`);
+      assert.match(metrics, /kubenest_syncer_leading 1/);
+      assert.match(metrics, /kubenest_plugin_hook_duration_seconds_bucket\{le="0.002",plugin="kntest",type="CreatePhysical"\} \d+/);
+    }, { timeoutMs: 60_000 });
+  });
+
   it('an import from the host: the plugin copies a host ConfigMap into the virtual cluster after SetLeader, and follows its changes', async () => {
     assert.equal((await host.kubectl('create', 'configmap', 'kntest-source', '-n', 'default', '--from-literal=colour=blue')).code, 0);
     await eventually(async () => {

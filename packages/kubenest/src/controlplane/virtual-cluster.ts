@@ -6,6 +6,7 @@ import { HookedClient, MetadataTranslator, NameTranslator, NO_HOOKS, type Object
 import type { Values } from '../config/values.ts';
 import { buildSyncers, SyncerTerm, type Runnable } from '../syncers/registry.ts';
 import { startPlugins, type Plugins } from '../plugins/index.ts';
+import { SyncerMetrics, type SyncerReport } from '../syncers/metrics.ts';
 import { RBAC_REFS } from '../plugins/rbac.ts';
 import type { Binaries } from './binaries.ts';
 import { ControlPlaneError } from './components.ts';
@@ -37,6 +38,8 @@ export interface VirtualClusterState {
   startedAt: string;
   readyAt: string;
   leading: boolean;
+  /** The syncer's Prometheus endpoint (its syncers' counts, the plugins' hook calls, the process). */
+  metricsUrl?: string | undefined;
   components: ComponentStatus[];
 }
 
@@ -150,6 +153,12 @@ async function startSyncersWith(
     },
     onStoppedLeading: () => progress(`${spec.name}: no longer leading; syncers stopped`),
   });
+  const metrics = new SyncerMetrics({
+    syncers: () => controllers.filter((c): c is Runnable & SyncerReport => 'stats' in c && 'name' in c),
+    leading: () => leading,
+    others: plugins.host ? [plugins.host.metrics.registry] : [],
+  });
+  const metricsUrl = await metrics.serve();
   const election = elector.run(stopElection.signal);
   await synced;
   progress(`${spec.name}: syncers ready`);
@@ -158,12 +167,13 @@ async function startSyncersWith(
     plane,
     state: () => ({
       supervisorPid: process.pid, name: spec.name, hostNamespace: spec.hostNamespace, server: plane.server, kubeconfig: plane.kubeconfig,
-      startedAt, readyAt, leading, components: plane.status(),
+      startedAt, readyAt, leading, metricsUrl, components: plane.status(),
     }),
     stop: async () => {
       await Promise.all(controllers.map((c) => c.stop()));
       stopElection.abort();
       await election;
+      await metrics.stop();
       await plugins.stop();
       await host.close();
       await virtual.close();

@@ -77,8 +77,8 @@ describe('PluginHost with stand-in plugins (process, handshake, chain, restart)'
     });
     await assert.rejects(host.mutate('UpdatePhysical', configMap('hang')), /plugin "strict" refused UpdatePhysical v1\/ConfigMap x\/hang: no answer within 1s/);
     await host.mutate('CreatePhysical', configMap('fine'));
-    // Calls, refusals and latency per plugin and hook type, served on loopback.
-    const metrics = await (await fetch(host.metricsUrl!)).text();
+    // Calls, refusals and latency per plugin and hook type (served by the syncer's endpoint).
+    const metrics = await host.metrics.registry.metrics();
     assert.match(metrics, /kubenest_plugin_hook_calls_total\{plugin="strict",type="CreatePhysical"\} 2/);
     assert.match(metrics, /kubenest_plugin_hook_refusals_total\{plugin="strict",type="CreatePhysical"\} 1/);
     assert.match(metrics, /kubenest_plugin_hook_refusals_total\{plugin="strict",type="UpdatePhysical"\} 1/);

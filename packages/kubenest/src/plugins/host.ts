@@ -1,5 +1,4 @@
 import { cpSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -312,9 +311,6 @@ export class PluginHost implements ObjectHooks {
   private readonly statusFile: string;
   private readonly loggers: { flush(): void }[] = [];
   private statusWrite: Promise<void> = Promise.resolve();
-  private metricsServer: Server | undefined;
-  /** Where the plugins' Prometheus metrics are served (loopback), once started. */
-  metricsUrl: string | undefined;
 
   private constructor(options: PluginHostOptions) {
     this.options = options;
@@ -346,7 +342,6 @@ export class PluginHost implements ObjectHooks {
       }
       const conflicts = interceptorConflicts(host.runners.map((r) => ({ name: r.entry.name, config: r.config })));
       if (conflicts.length > 0) throw new Error(conflicts.join('; '));
-      await host.serveMetrics();
     } catch (error) {
       await host.stop();
       throw error;
@@ -440,34 +435,8 @@ export class PluginHost implements ObjectHooks {
     return this.runners.map((r) => r.status());
   }
 
-  /** Serves `/metrics` on a loopback port; the URL is in `plugins/metrics.json` (`kubenest plugins` prints it). */
-  private async serveMetrics(): Promise<void> {
-    const server = createServer((request, response) => {
-      if (request.url !== '/metrics') {
-        response.writeHead(404).end('not found; try /metrics\n');
-        return;
-      }
-      void this.metrics.registry.metrics().then((text) => {
-        response.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text);
-      });
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    const address = server.address();
-    this.metricsServer = server;
-    this.metricsUrl = address && typeof address !== 'string' ? `http://127.0.0.1:${address.port}/metrics` : undefined;
-    await writeFileAtomic(pluginMetricsFile(this.options.dataDir), JSON.stringify({ url: this.metricsUrl }) + '\n', 0o600);
-  }
-
   async stop(): Promise<void> {
     this.stopping = true;
-    if (this.metricsServer) {
-      this.metricsServer.closeAllConnections();
-      await new Promise<void>((resolve) => this.metricsServer!.close(() => resolve()));
-      rmSync(pluginMetricsFile(this.options.dataDir), { force: true });
-    }
     await Promise.all(this.runners.map((r) => r.stop()));
     this.recordPids();
     rmSync(this.socketDir, { recursive: true, force: true });
@@ -500,10 +469,6 @@ export class PluginHost implements ObjectHooks {
 
 export function pluginStatusFile(dataDir: string): string {
   return join(dataDir, 'plugins', 'status.json');
-}
-
-export function pluginMetricsFile(dataDir: string): string {
-  return join(dataDir, 'plugins', 'metrics.json');
 }
 
 export function pluginPidsFile(dataDir: string): string {

@@ -126,6 +126,11 @@ export class SyncController<T extends KubeObject = KubeObject> {
   private readonly recreated = new Map<string, { uid: string; until: number }>();
   private readonly onError: (key: string, error: unknown) => void;
 
+  /** The syncer's name (metrics, logs). */
+  get name(): string {
+    return this.syncer.name;
+  }
+
   constructor(ctx: SyncContext, syncer: Syncer<T>, options: { workers?: number; onError?: (key: string, error: unknown) => void } = {}) {
     this.ctx = ctx;
     this.syncer = syncer;
