@@ -5,7 +5,8 @@ import { CORE, KubeClient, LeaderElector, isAlreadyExists, isNotFound, loadKubec
 import { HookedClient, MetadataTranslator, NameTranslator, NO_HOOKS, type ObjectHooks, type SyncContext } from '@kubenest/sync';
 import type { Values } from '../config/values.ts';
 import { buildSyncers, SyncerTerm, type Runnable } from '../syncers/registry.ts';
-import { startPlugins, type Plugins } from '../plugins/index.ts';
+import { pluginEntries } from '../plugins/entries.ts';
+import { NO_PLUGINS, type Plugins } from '../plugins/plugins.ts';
 import { SyncerMetrics, type SyncerReport } from '../syncers/metrics.ts';
 import { RBAC_REFS } from '../plugins/rbac.ts';
 import type { Binaries } from './binaries.ts';
@@ -96,7 +97,9 @@ async function startSyncers(
 ): Promise<{ plane: VirtualControlPlane; state: () => VirtualClusterState; stop: () => Promise<void> }> {
   const names = new NameTranslator(spec.name, spec.hostNamespace);
   // The values' plugins start before the syncers (as in vCluster); their chain is the hooks then.
-  const plugins = await startPlugins({ name: spec.name, hostNamespace: spec.hostNamespace, values: spec.values, layout: plane.layout, host, progress });
+  // The plugin host (gRPC and all) is loaded only by a virtual cluster that has plugins (ADR 30).
+  const plugins = pluginEntries(spec.values).length === 0 ? NO_PLUGINS
+    : await (await import('../plugins/index.ts')).startPlugins({ name: spec.name, hostNamespace: spec.hostNamespace, values: spec.values, layout: plane.layout, host, progress });
   try {
     return await startSyncersWith(plugins, plugins.host ? plugins.hooks : hooks, spec, plane, host, virtual, startedAt, progress, names);
   } catch (error) {

@@ -8,7 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import type { KubeObject } from '@kubenest/kube';
 import type { Values } from '../config/values.ts';
 import { isAlive } from '../controlplane/pids.ts';
-import { PluginHost, PluginRefusedError, pluginStatusFile } from './host.ts';
+import { pluginStatusFile } from './files.ts';
+import { PluginHost, PluginRefusedError } from './host.ts';
 
 const FAKE = fileURLToPath(new URL('./testdata/fake-plugin.ts', import.meta.url));
 

@@ -12,6 +12,7 @@ import { recordPids } from '../controlplane/pids.ts';
 import { freePort } from '../controlplane/ports.ts';
 import { pluginEntries, pluginExecutable, type PluginEntry } from './entries.ts';
 import { buildInitConfig, type MappingStoreEndpoint } from './init-config.ts';
+import { pluginPidsFile, pluginStatusFile } from './files.ts';
 import { goMerge } from './merge.ts';
 import { interceptorConflicts, parsePluginConfig, type PluginConfig } from './plugin-config.ts';
 import { PluginProcess, call } from './process.ts';
@@ -467,13 +468,6 @@ export class PluginHost implements ObjectHooks {
   }
 }
 
-export function pluginStatusFile(dataDir: string): string {
-  return join(dataDir, 'plugins', 'status.json');
-}
-
-export function pluginPidsFile(dataDir: string): string {
-  return join(dataDir, 'run', 'plugin-pids.json');
-}
 
 function describeHooks(config: PluginConfig): string {
   const hooks = config.clientHooks.map((h) => `${h.apiVersion}/${h.kind} ${h.types.join(',')}`);
