@@ -54,7 +54,11 @@ for (const [label, env] of [['bundle', {}], ['sources', { KUBENEST_RUN_FROM_SOUR
     const up = await sandbox.cli('up');
     if (up.code !== 0) throw new Error(`up failed: ${up.stderr}`);
     await new Promise((resolve) => setTimeout(resolve, settleMs));
-    results[label] = processesOf(sandbox.dir);
+    const found = processesOf(sandbox.dir);
+    // The virtual cluster's supervisor names only the cluster on its command line.
+    const supervisor = Number(readFileSync(join(sandbox.vclustersDir, 'demo', 'run', 'supervisor.pid'), 'utf8'));
+    found['virtual supervisor'] = rssMiB(supervisor);
+    results[label] = found;
   } finally {
     await sandbox.dispose(['demo']);
   }
