@@ -138,7 +138,7 @@ describe('a plugin written with the SDK, on the wire', () => {
           assert.equal(typeof entry['@timestamp'], 'string');
         }
         assert.ok(entries.some((e) => e['@message'] === 'printed after the handshake' && e['stream'] === 'stdout'), 'console.log went to the log');
-        assert.ok(entries.some((e) => e['@level'] === 'warn' && String(e['@message']).includes('refused by test plugin')));
+        assert.ok(entries.some((e) => e['@level'] === 'error' && String(e['@message']).includes('refused by test plugin')));
 
         // go-plugin's client ignores this call's outcome (the reply may be lost to the exit); the exit is what counts.
         await unary((cb) => controllerClient.shutdown(ProtobufEmpty.create(), cb)).catch((error: grpc.ServiceError) => {
