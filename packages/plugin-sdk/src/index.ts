@@ -13,11 +13,11 @@ export {
   type InterceptedRequest, type Interceptor, type InterceptorResponse, type InterceptorRule, type RequestInfo, type StatusReason,
 } from './interceptors.ts';
 export { ClusterConfigError, CrdMissingError, applyManifestFile, clustersFrom, ensureCrdFromHost, type Clusters } from './clusters.ts';
-export { copyContent, copyToHost, decideCopy } from './syncers.ts';
+export { copyContent, copyToHost, decideCopy, type SyncObject } from './syncers.ts';
 // The framework's own syncer interfaces and helpers, the ones the built-in syncers use.
 export {
   IMPORTED_BY_LABEL, IMPORTED_FROM_ANNOTATION, hostCopy, syncMetadata,
   type FromHostSyncer, type SyncContext, type SyncEvent, type SyncResult, type Syncer,
 } from '@kubenest/sync';
-export { CORE, type KubeClient, type ResourceRef } from '@kubenest/kube';
+export { CORE, isAlreadyExists, isNotFound, type KubeClient, type ResourceRef } from '@kubenest/kube';
 export { Type, type Static, type TSchema } from '@sinclair/typebox';

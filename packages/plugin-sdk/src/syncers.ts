@@ -51,3 +51,9 @@ export function copyToHost<T extends KubeObject = KubeObject>(name: string, reso
     sync: (ctx, event) => decideCopy(ctx, event),
   };
 }
+
+/**
+ * A typed object as syncers handle it: the fields of a `kubernetes-types` kind (`SyncObject<Secret>`)
+ * over the framework's `KubeObject` (whose metadata keeps unknown fields).
+ */
+export type SyncObject<T> = Omit<T, 'apiVersion' | 'kind' | 'metadata'> & KubeObject;
