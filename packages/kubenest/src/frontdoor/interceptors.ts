@@ -1,7 +1,8 @@
-import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import type { InterceptorRule } from '../plugins/plugin-config.ts';
 import { actingUser, attributesOf, forbidden, Refusal, type Authorizer } from './authorize.ts';
+import { statusObject, writeStatus } from './status.ts';
 import type { FrontDoorHandler, FrontDoorRequest, RequestInfo } from './types.ts';
 
 /** The header naming the interceptor that matched; the plugin dispatches on it (the Go SDK reads it case-insensitively). */
@@ -239,15 +240,5 @@ function unavailable(target: InterceptorTarget, why: string): Record<string, unk
 }
 
 function statusOf(code: number, reason: string, message: string): Record<string, unknown> {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
-}
-
-export function writeStatus(res: ServerResponse, code: number, status: Record<string, unknown>): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = JSON.stringify(status);
-  res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
+  return statusObject(code, reason, message);
 }
