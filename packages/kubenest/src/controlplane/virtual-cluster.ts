@@ -32,7 +32,10 @@ export interface VirtualClusterState {
   supervisorPid: number;
   name: string;
   hostNamespace: string;
+  /** The front door (the authenticating proxy users and plugins reach). */
   server: string;
+  /** The virtual kube-apiserver itself, which the syncers and the front door call. */
+  apiserver: string;
   kubeconfig: string;
   startedAt: string;
   readyAt: string;
@@ -75,7 +78,8 @@ export async function startVirtualCluster(
   const startedAt = new Date().toISOString();
   const plane = await VirtualControlPlane.start({ name: spec.name, dataDir, binaries, serviceCidr: spec.serviceCidr, progress, restartComponents: true });
   const host = new KubeClient(loadRestConfig({ kubeconfig: spec.hostKubeconfig, context: spec.hostContext }), { qps: 200, burst: 400 });
-  const virtual = new KubeClient(loadKubeconfig(plane.kubeconfig), { qps: 1000, burst: 2000 });
+  // The syncers talk to the apiserver itself, as vCluster's syncer does (ADR 25).
+  const virtual = new KubeClient(loadKubeconfig(plane.apiserverKubeconfig), { qps: 1000, burst: 2000 });
   try {
     return await startSyncers(spec, plane, host, virtual, hooks, startedAt, progress);
   } catch (error) {
@@ -112,7 +116,8 @@ async function startSyncersWith(
   };
   await storeKubeconfigSecret(ctx.host, spec, readFileSync(plane.kubeconfig, 'utf8'));
 
-  const setup = await prepareWorkloads(ctx, spec.values, Number(new URL(plane.server).port));
+  // Pods reach the front door as `kubernetes.default`.
+  const setup = await prepareWorkloads(ctx, spec.values, plane.frontDoor.port);
   // A new set of syncers for every leadership term: a lost term's queues and caches are gone.
   const buildControllers = (): { prerequisites: Runnable[]; controllers: Runnable[] } => {
     const term = new SyncerTerm(ctx, spec.values, setup, (name, key, error) => {
@@ -157,7 +162,7 @@ async function startSyncersWith(
   return {
     plane,
     state: () => ({
-      supervisorPid: process.pid, name: spec.name, hostNamespace: spec.hostNamespace, server: plane.server, kubeconfig: plane.kubeconfig,
+      supervisorPid: process.pid, name: spec.name, hostNamespace: spec.hostNamespace, server: plane.server, apiserver: plane.apiserver, kubeconfig: plane.kubeconfig,
       startedAt, readyAt, leading, components: plane.status(),
     }),
     stop: async () => {
