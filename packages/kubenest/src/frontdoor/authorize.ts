@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RestClient } from '@kubenest/kube';
+import { failure, type StatusObject } from './status.ts';
 import type { Caller, RequestInfo } from './types.ts';
 
 /**
@@ -59,8 +60,8 @@ export class Refusal extends Error {
   }
 
   /** The Status object the apiserver would send. */
-  status(): Record<string, unknown> {
-    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: this.message, reason: this.reason, details: this.details, code: this.code };
+  status(): StatusObject {
+    return { ...failure(this.code, this.reason, this.message), details: this.details };
   }
 }
 

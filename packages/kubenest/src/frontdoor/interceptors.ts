@@ -2,7 +2,7 @@ import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHead
 import type { Logger } from 'pino';
 import type { InterceptorRule } from '../plugins/plugin-config.ts';
 import { actingUser, attributesOf, forbidden, Refusal, type Authorizer } from './authorize.ts';
-import { statusObject, writeStatus } from './status.ts';
+import { failure, writeStatus, type StatusObject } from './status.ts';
 import type { FrontDoorHandler, FrontDoorRequest, RequestInfo } from './types.ts';
 
 /** The header naming the interceptor that matched; the plugin dispatches on it (the Go SDK reads it case-insensitively). */
@@ -185,17 +185,17 @@ export class InterceptorHandler implements FrontDoorHandler {
     } catch (error) {
       if (error instanceof Refusal) {
         this.log?.info({ plugin: target.plugin, handler: target.handler, user: request.caller.user, path: info.path }, `interceptor refused: ${error.message}`);
-        writeStatus(res, error.code, error.status());
+        writeStatus(res, error.status());
         req.resume();
         return true;
       }
-      writeStatus(res, 500, statusOf(500, 'InternalError', `authorising the request for plugin "${target.plugin}" (interceptor ${target.handler}) failed: ${(error as Error).message}`));
+      writeStatus(res, failure(500, 'InternalError', `authorising the request for plugin "${target.plugin}" (interceptor ${target.handler}) failed: ${(error as Error).message}`));
       req.resume();
       return true;
     }
     const plugin = plugins.find((p) => p.plugin === target.plugin);
     if (!plugin?.running()) {
-      writeStatus(res, 503, unavailable(target, `it is not running (${plugin?.state() ?? 'gone'})`));
+      writeStatus(res, unavailable(target, `it is not running (${plugin?.state() ?? 'gone'})`));
       req.resume();
       return true;
     }
@@ -225,7 +225,7 @@ function proxyTo(target: InterceptorTarget, { req, res }: FrontDoorRequest, log:
         res.destroy();
       } else if (!res.headersSent) {
         log?.warn({ plugin: target.plugin, handler: target.handler }, `interceptor unreachable: ${error.message}`);
-        writeStatus(res, 503, unavailable(target, `its interceptor port 127.0.0.1:${target.port} did not answer (${error.message})`));
+        writeStatus(res, unavailable(target, `its interceptor port 127.0.0.1:${target.port} did not answer (${error.message})`));
       }
       resolve();
     });
@@ -235,10 +235,7 @@ function proxyTo(target: InterceptorTarget, { req, res }: FrontDoorRequest, log:
   });
 }
 
-function unavailable(target: InterceptorTarget, why: string): Record<string, unknown> {
-  return statusOf(503, 'ServiceUnavailable', `plugin "${target.plugin}" cannot answer this request (interceptor ${target.handler}): ${why}`);
+function unavailable(target: InterceptorTarget, why: string): StatusObject {
+  return failure(503, 'ServiceUnavailable', `plugin "${target.plugin}" cannot answer this request (interceptor ${target.handler}): ${why}`);
 }
 
-function statusOf(code: number, reason: string, message: string): Record<string, unknown> {
-  return statusObject(code, reason, message);
-}

@@ -3,7 +3,7 @@ import type { SyncContext } from '@kubenest/sync';
 import type { Logger } from 'pino';
 import { BLOCK_DELETION_ANNOTATION, serviceSyncer, type Service } from '../syncers/services/syncer.ts';
 import type { Authorizer } from './authorize.ts';
-import { statusObject, writeStatus } from './status.ts';
+import { failure, writeStatus } from './status.ts';
 import type { FrontDoorHandler, FrontDoorRequest, ForwardToApiserver } from './types.ts';
 
 /** The apiserver's own limit on a request body (3 MiB); a larger one is passed on for it to refuse. */
@@ -64,7 +64,7 @@ export class ServiceCreateHandler implements FrontDoorHandler {
     if (early) return false;
     const body = await readBody(req);
     if (body === undefined) {
-      writeStatus(request.res, 413, statusObject(413, 'RequestEntityTooLarge', `the request body is larger than the apiserver's limit of ${MAX_BODY} bytes`));
+      writeStatus(request.res, failure(413, 'RequestEntityTooLarge', `the request body is larger than the apiserver's limit of ${MAX_BODY} bytes`));
       return true;
     }
     let service: Service;
