@@ -3,7 +3,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  REPO_ROOT, eventually, kubenest, pidAlive, run, sdkExamplePlugins, sdkExamplesSource, startHostCluster, tempDir, testBinaries,
+  REPO_ROOT, eventually, kubenest, pidAlive, run, sdkExamplePlugins, sdkExamplesSource, startHostCluster, tempDir, testBinaries, testPlugins,
   type TestHostCluster,
 } from '@kubenest/testing';
 
@@ -14,11 +14,16 @@ interface PluginRow { name: string; state: string; pid?: number; leader: boolean
  * (unmodified binaries, their own plugin.yaml) and against the TypeScript examples written with
  * @kubenest/plugin-sdk (examples/plugins/), so the two cannot drift: hooks,
  * bootstrap-with-deployment and crd-sync, each checked with kubectl as the SDK's e2e does. Each
- * implementation gets a virtual cluster of its own on one host. (import-secrets and the
- * interceptor have no Go counterpart in the fixtures: plugin-sdk-examples.test.ts, TS only.)
+ * implementation gets a virtual cluster of its own on one host. The interceptor, which the
+ * vcluster-sdk fixtures lack, is checked through the front door (issue 10) against kubenest's own
+ * Go test plugin (kntest, its `kntest-pods` interceptor) and the TypeScript interceptor example.
+ * (import-secrets has no Go counterpart: kntest's import copies a ConfigMap, not annotated
+ * Secrets; plugin-sdk-examples.test.ts checks it, TS only.)
  */
 const source = sdkExamplesSource();
 const EXAMPLES = ['hooks', 'crd-sync', 'bootstrap-with-deployment'];
+/** The pod each implementation's interceptor answers a GET of, and the name of the Pod it answers. */
+const INTERCEPTED = { go: { plugin: 'kntest', pod: 'kntest-pod', answer: 'kntest-pod' }, ts: { plugin: 'interceptor', pod: 'stuff', answer: 'definitelynotstuff' } } as const;
 
 describe('plugin conformance: the Go and the TypeScript example plugins behave alike', { skip: source ? false : 'the vcluster-sdk example sources (shared/fixtures/vcluster-sdk-examples) are not beside the repository; set KUBENEST_SDK_EXAMPLES' }, () => {
   const dir = tempDir('kn-conf-');
@@ -35,7 +40,8 @@ describe('plugin conformance: the Go and the TypeScript example plugins behave a
     assert.equal(crd.code, 0, crd.stderr);
     env = { ...process.env, KUBENEST_VCLUSTERS_DIR: join(dir.path, 'vclusters'), KUBENEST_BIN_DIR: (await testBinaries()).dir, KUBECONFIG: host.kubeconfig };
     // The Go plugins' own plugin.yaml names images; this file points them at the local build.
-    writeFileSync(join(dir.path, 'go-local.yaml'), `plugins:\n${EXAMPLES.map((name) => `  ${name}:\n    path: ${relative(dir.path, join(built, name))}\n`).join('')}`);
+    writeFileSync(join(dir.path, 'go-local.yaml'), `plugins:\n${EXAMPLES.map((name) => `  ${name}:\n    path: ${relative(dir.path, join(built, name))}\n`).join('')}`
+      + `  kntest:\n    path: ${join(await testPlugins(), 'kntest')}\n    config:\n      label: conformance\n      interceptor: true\n`);
   });
   after(async () => {
     await host?.dispose();
@@ -64,7 +70,7 @@ describe('plugin conformance: the Go and the TypeScript example plugins behave a
       before(async () => {
         const files = impl === 'go'
           ? [...EXAMPLES.flatMap((name) => ['-f', join(source!, name, 'plugin.yaml')]), '-f', join(dir.path, 'go-local.yaml')]
-          : EXAMPLES.flatMap((name) => ['-f', join(REPO_ROOT, 'examples/plugins', name, 'plugin.yaml')]);
+          : [...EXAMPLES, 'interceptor'].flatMap((name) => ['-f', join(REPO_ROOT, 'examples/plugins', name, 'plugin.yaml')]);
         const created = await cli('create', vc, ...files);
         assert.equal(created.code, 0, `${created.stdout}\n${created.stderr}`);
       });
@@ -79,8 +85,8 @@ describe('plugin conformance: the Go and the TypeScript example plugins behave a
         assert.equal(out.code, 0, out.stderr);
         const rows = JSON.parse(out.stdout) as PluginRow[];
         assert.deepEqual(rows.map((r) => [r.name, r.state, r.leader]), [
-          ['bootstrap-with-deployment', 'running', true], ['crd-sync', 'running', true], ['hooks', 'running', true],
-        ]);
+          ['bootstrap-with-deployment', 'running', true], ['crd-sync', 'running', true], ['hooks', 'running', true], [INTERCEPTED[impl].plugin, 'running', true],
+        ].sort((a, b) => String(a[0]).localeCompare(String(b[0]))));
         const hooks = rows.find((r) => r.name === 'hooks')!.hooks.map((h) => `${h.apiVersion}/${h.kind} ${[...h.types].sort().join(',')}`).sort();
         assert.deepEqual(hooks, ['v1/Pod CreatePhysical,UpdatePhysical', 'v1/Secret GetVirtual', 'v1/Service CreatePhysical,GetVirtual']);
         for (const name of ['crd-sync', 'bootstrap-with-deployment']) assert.deepEqual(rows.find((r) => r.name === name)!.hooks, []);
@@ -147,6 +153,22 @@ describe('plugin conformance: the Go and the TypeScript example plugins behave a
         assert.equal(meta.annotations['vcluster.loft.sh/object-namespace'], 'kube-system');
         assert.equal(meta.annotations['vcluster.loft.sh/object-host-name'], hostName);
         assert.equal(meta.annotations['vcluster.loft.sh/object-kind'], 'example.loft.sh/v1, Kind=Car');
+      });
+
+      it('interceptor: through the front door, kubectl get of the pod answers the plugin\'s Pod; a list is not intercepted', async () => {
+        const { pod, answer } = INTERCEPTED[impl];
+        // Namespace test does not exist: only the interceptor can answer.
+        await eventually(async () => {
+          const got = await vKubectl('get', 'pod', pod, '-n', 'test', '-o', 'jsonpath={.kind}/{.metadata.name}');
+          assert.equal(got.code, 0, got.stderr);
+          assert.equal(got.stdout, `Pod/${answer}`);
+        }, { timeoutMs: 60_000 });
+        const list = await vKubectl('get', 'pods', '-n', 'test', '-o', 'name');
+        assert.equal(list.code, 0, list.stderr);
+        assert.equal(list.stdout.trim(), '');
+        const other = await vKubectl('get', 'configmap', 'nothing', '-n', 'test');
+        assert.notEqual(other.code, 0);
+        assert.match(other.stderr, /NotFound|not found/);
       });
 
       it('no plugin was refused anything by the host (their plugin.yaml rules suffice)', () => {
