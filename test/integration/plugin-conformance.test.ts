@@ -80,7 +80,7 @@ describe('plugin conformance: the Go and the TypeScript example plugins behave a
         for (const pid of pids) assert.equal(pidAlive(pid), false, `plugin process ${pid} outlived kubenest delete`);
       });
 
-      it('the three plugins run and lead; hooks registers the same hooks', async () => {
+      it('the four plugins (three examples and an interceptor) run and lead; hooks registers the same hooks', async () => {
         const out = await cli('plugins', vc, '--json');
         assert.equal(out.code, 0, out.stderr);
         const rows = JSON.parse(out.stdout) as PluginRow[];

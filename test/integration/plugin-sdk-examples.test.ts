@@ -7,6 +7,8 @@ import { REPO_ROOT, cliSandbox, eventually, pidAlive, run, type CliSandbox } fro
 interface PluginRow { name: string; state: string; pid?: number; port?: number; leader: boolean; interceptors: string[]; hooks: { apiVersion: string; kind: string; types: string[] }[] }
 
 const BAD_INPUT_PLUGIN = join(REPO_ROOT, 'packages/plugin-sdk/src/testdata/bad-input-plugin.ts');
+const CLUSTER_SCOPED_PLUGIN = join(REPO_ROOT, 'packages/plugin-sdk/src/testdata/cluster-scoped-plugin.ts');
+const GARAGE_CRD = join(REPO_ROOT, 'packages/plugin-sdk/src/testdata/garage-crd.yaml');
 
 /**
  * Issue 11: the TypeScript examples without a Go counterpart among the fixtures (import-secrets:
@@ -29,7 +31,10 @@ describe('TypeScript example plugins: import-secrets, interceptor, and bad input
     sandbox = await cliSandbox('kn-sdk-ex-');
     writeFileSync(join(sandbox.dir, 'bad.yaml'), [
       'sync:', '  toHost:', '    configMaps:', '      all: true',
-      'plugins:', '  bad-input:', `    path: ${BAD_INPUT_PLUGIN}`, '',
+      'plugins:', '  bad-input:', `    path: ${BAD_INPUT_PLUGIN}`,
+      '  garages:', `    path: ${CLUSTER_SCOPED_PLUGIN}`, '    rbac:', '      clusterRole:', '        extraRules:',
+      '          - apiGroups: ["example.kubenest.dev"]', '            resources: ["garages"]', '            verbs: ["create", "delete", "patch", "update", "get", "list", "watch"]',
+      '          - apiGroups: ["apiextensions.k8s.io"]', '            resources: ["customresourcedefinitions"]', '            verbs: ["get", "list", "watch"]', '',
     ].join('\n'));
   });
   after(async () => {
@@ -37,13 +42,13 @@ describe('TypeScript example plugins: import-secrets, interceptor, and bad input
     for (const row of rows) if (row.pid) assert.equal(pidAlive(row.pid), false, `plugin ${row.name} (pid ${row.pid}) outlived kubenest delete`);
   });
 
-  it('up -f loads the three plugins: running, leader, their interceptors registered', async () => {
+  it('up -f loads the four plugins: running, leader, their interceptors registered', async () => {
     const up = await cli('up', '-f', join(REPO_ROOT, 'examples/plugins/import-secrets/plugin.yaml'), '-f', join(REPO_ROOT, 'examples/plugins/interceptor/plugin.yaml'), '-f', join(sandbox.dir, 'bad.yaml'));
     assert.equal(up.code, 0, `${up.stdout}\n${up.stderr}`);
     const out = await cli('plugins', 'demo', '--json');
     assert.equal(out.code, 0, out.stderr);
     rows = JSON.parse(out.stdout) as PluginRow[];
-    assert.deepEqual(rows.map((r) => [r.name, r.state, r.leader]), [['bad-input', 'running', true], ['import-secrets', 'running', true], ['interceptor', 'running', true]]);
+    assert.deepEqual(rows.map((r) => [r.name, r.state, r.leader]), [['bad-input', 'running', true], ['garages', 'running', true], ['import-secrets', 'running', true], ['interceptor', 'running', true]]);
     assert.deepEqual(rows.find((r) => r.name === 'interceptor')!.interceptors, ['testinterceptor']);
     assert.deepEqual(rows.find((r) => r.name === 'bad-input')!.interceptors, ['broken']);
   });
@@ -78,6 +83,25 @@ describe('TypeScript example plugins: import-secrets, interceptor, and bad input
       assert.equal(got.stdout.trim(), '');
     }, { timeoutMs: 60_000 });
     assert.doesNotMatch(pluginLog('import-secrets'), /forbidden/i);
+  });
+
+  it('a cluster-scoped CRD syncer: the CRD, applied to the host after the start, reaches the virtual cluster; a Garage gets its cluster-scoped host copy, kept in step and deleted with it', async () => {
+    const crd = await run('kubectl', ['--kubeconfig', join(sandbox.hostDir, 'kubeconfig'), 'apply', '-f', GARAGE_CRD]);
+    assert.equal(crd.code, 0, crd.stderr);
+    await eventually(async () => {
+      const applied = await run('kubectl', ['--kubeconfig', join(sandbox.vclustersDir, 'demo', 'kubeconfig'), 'apply', '-f', '-'], { input: 'apiVersion: example.kubenest.dev/v1\nkind: Garage\nmetadata:\n  name: g1\nspec:\n  spaces: 3\n' });
+      assert.equal(applied.code, 0, applied.stderr);
+    }, { timeoutMs: 90_000 });
+    const hostName = 'vcluster-g1-x-vcluster-demo-x-demo';
+    const hostGarage = (...args: string[]) => run('kubectl', ['--kubeconfig', join(sandbox.hostDir, 'kubeconfig'), 'get', 'garages.example.kubenest.dev', ...args]);
+    await eventually(async () => {
+      const got = await hostGarage(hostName, '-o', 'jsonpath={.spec.spaces} {.metadata.labels.vcluster\\.loft\\.sh/managed-by} {.metadata.annotations.vcluster\\.loft\\.sh/object-name}');
+      assert.equal(got.stdout, '3 vcluster-demo-x-demo g1', got.stderr);
+    }, { timeoutMs: 60_000 });
+    assert.equal((await virtual('patch', 'garage', 'g1', '--type=merge', '-p', '{"spec":{"spaces":5}}')).code, 0);
+    await eventually(async () => assert.equal((await hostGarage(hostName, '-o', 'jsonpath={.spec.spaces}')).stdout, '5'), { timeoutMs: 60_000 });
+    assert.equal((await virtual('delete', 'garage', 'g1')).code, 0);
+    await eventually(async () => assert.equal((await hostGarage(hostName, '--ignore-not-found', '-o', 'name')).stdout.trim(), ''), { timeoutMs: 60_000 });
   });
 
   it('interceptor: a GET of a pod on the plugin\'s port, as the proxy sends it, answers the Pod definitelynotstuff', async () => {
