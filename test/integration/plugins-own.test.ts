@@ -136,17 +136,17 @@ describe('our own Go test plugin in a virtual cluster: interceptor, PLUGIN_CONFI
     assert.equal(removed.code, 0, removed.stderr);
   });
 
-  it('kubenest plugins shows its interceptor (serving it is the proxy\'s, issue 10)', async () => {
+  it('kubenest plugins shows its interceptors', async () => {
     const json = await cli('plugins', 'own', '--json');
     assert.equal(json.code, 0, json.stderr);
     const [status] = JSON.parse(json.stdout) as { name: string; state: string; leader: boolean; interceptors: string[]; hooks: unknown[] }[];
     assert.equal(status?.name, 'kntest');
     assert.equal(status.state, 'running');
-    assert.deepEqual(status.interceptors, ['kntest-pods']);
+    assert.deepEqual(status.interceptors, ['kntest-pods', 'kntest-url']);
     assert.deepEqual(status.hooks, [{ apiVersion: 'v1', kind: 'ConfigMap', types: ['CreatePhysical', 'UpdatePhysical'] }]);
     const text = await cli('plugins', 'own');
     assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stdout, /interceptors: kntest-pods/);
+    assert.match(text.stdout, /interceptors: kntest-pods, kntest-url/);
   });
 
   it('PLUGIN_CONFIG reaches the plugin as the YAML of `config`: its hook labels and echoes it on the host copy', async () => {

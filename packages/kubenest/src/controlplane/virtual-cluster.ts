@@ -8,6 +8,9 @@ import { buildSyncers, SyncerTerm, type Runnable } from '../syncers/registry.ts'
 import { pluginEntries } from '../plugins/entries.ts';
 import { NO_PLUGINS, type Plugins } from '../plugins/plugins.ts';
 import { SyncerMetrics, type SyncerReport } from '../syncers/metrics.ts';
+import { subjectAccessReviewer } from '../frontdoor/authorize.ts';
+import { InterceptorHandler } from '../frontdoor/interceptors.ts';
+import { ServiceCreateHandler } from '../frontdoor/services.ts';
 import { RBAC_REFS } from '../plugins/rbac.ts';
 import type { Binaries } from './binaries.ts';
 import { ControlPlaneError } from './components.ts';
@@ -34,7 +37,10 @@ export interface VirtualClusterState {
   supervisorPid: number;
   name: string;
   hostNamespace: string;
+  /** The front door (the authenticating proxy users and plugins reach). */
   server: string;
+  /** The virtual kube-apiserver itself, which the syncers and the front door call. */
+  apiserver: string;
   kubeconfig: string;
   startedAt: string;
   readyAt: string;
@@ -79,7 +85,8 @@ export async function startVirtualCluster(
   const startedAt = new Date().toISOString();
   const plane = await VirtualControlPlane.start({ name: spec.name, dataDir, binaries, serviceCidr: spec.serviceCidr, progress, restartComponents: true });
   const host = new KubeClient(loadRestConfig({ kubeconfig: spec.hostKubeconfig, context: spec.hostContext }), { qps: 200, burst: 400 });
-  const virtual = new KubeClient(loadKubeconfig(plane.kubeconfig), { qps: 1000, burst: 2000 });
+  // The syncers talk to the apiserver itself, as vCluster's syncer does (ADR 25).
+  const virtual = new KubeClient(loadKubeconfig(plane.apiserverKubeconfig), { qps: 1000, burst: 2000 });
   try {
     return await startSyncers(spec, plane, host, virtual, hooks, startedAt, progress);
   } catch (error) {
@@ -117,8 +124,16 @@ async function startSyncersWith(
     vclusterName: spec.name, hostNamespace: spec.hostNamespace, names, meta: new MetadataTranslator(spec.name, spec.hostNamespace),
   };
   await storeKubeconfigSecret(ctx.host, spec, readFileSync(plane.kubeconfig, 'utf8'));
+  // What the front door answers itself: plugins' interceptors first (in vCluster they wrap its own
+  // filters), then Services made on the host first (ADR 26).
+  const authorize = subjectAccessReviewer(virtual.rest);
+  plane.frontDoor.setHandlers([
+    new InterceptorHandler({ plugins: () => plugins.host?.interceptors() ?? [], authorize }),
+    new ServiceCreateHandler({ ctx, authorize }),
+  ]);
 
-  const setup = await prepareWorkloads(ctx, spec.values, Number(new URL(plane.server).port));
+  // Pods reach the front door as `kubernetes.default`.
+  const setup = await prepareWorkloads(ctx, spec.values, plane.frontDoor.port);
   // A new set of syncers for every leadership term: a lost term's queues and caches are gone.
   const buildControllers = (): { prerequisites: Runnable[]; controllers: Runnable[] } => {
     const term = new SyncerTerm(ctx, spec.values, setup, (name, key, error) => {
@@ -169,7 +184,7 @@ async function startSyncersWith(
   return {
     plane,
     state: () => ({
-      supervisorPid: process.pid, name: spec.name, hostNamespace: spec.hostNamespace, server: plane.server, kubeconfig: plane.kubeconfig,
+      supervisorPid: process.pid, name: spec.name, hostNamespace: spec.hostNamespace, server: plane.server, apiserver: plane.apiserver, kubeconfig: plane.kubeconfig,
       startedAt, readyAt, leading, metricsUrl, components: plane.status(),
     }),
     stop: async () => {

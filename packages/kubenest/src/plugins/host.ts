@@ -121,7 +121,8 @@ class PluginRunner {
   private readonly host: PluginHost;
   private readonly executable: string;
   private readonly workingDir: string;
-  private readonly port: number;
+  /** Interceptor port handed to the plugin in InitConfig (it serves its interceptors there). */
+  readonly port: number;
   private restartTimer: NodeJS.Timeout | undefined;
   private renewalTimer: NodeJS.Timeout | undefined;
   private restartDelay: number;
@@ -434,6 +435,15 @@ export class PluginHost implements ObjectHooks {
 
   status(): PluginStatus[] {
     return this.runners.map((r) => r.status());
+  }
+
+  /** Each plugin's interceptor rules and port, in load order: what the front door's interceptors match on. */
+  interceptors(): { plugin: string; port: number; interceptors: PluginConfig['interceptors']; running: () => boolean; state: () => string }[] {
+    return this.runners.map((r) => ({
+      plugin: r.entry.name, port: r.port, interceptors: r.config.interceptors,
+      running: () => r.state === 'running' && r.process !== undefined,
+      state: () => `${r.state}${r.lastError ? `: ${r.lastError}` : ''}`,
+    }));
   }
 
   async stop(): Promise<void> {
