@@ -32,7 +32,7 @@ describe('kubenest up with the TypeScript hooks example plugin', () => {
   it('up -f plugin.yaml starts the plugin, which registers its hooks and leads', async () => {
     const up = await cli('up', '-f', join(REPO_ROOT, 'examples/plugins/hooks/plugin.yaml'));
     assert.equal(up.code, 0, up.stderr);
-    assert.match(up.stderr, /plugin hooks loaded: hooks v1\/Pod CreatePhysical,UpdatePhysical; v1\/Service CreatePhysical,GetVirtual/);
+    assert.match(up.stderr, /plugin hooks loaded: hooks v1\/Pod CreatePhysical,UpdatePhysical; v1\/Service CreatePhysical,GetVirtual; v1\/Secret GetVirtual/);
     const [row, ...others] = await plugins();
     assert.deepEqual(others, []);
     assert.equal(row!.name, 'hooks');
@@ -43,6 +43,7 @@ describe('kubenest up with the TypeScript hooks example plugin', () => {
     assert.deepEqual(row!.hooks, [
       { apiVersion: 'v1', kind: 'Pod', types: ['CreatePhysical', 'UpdatePhysical'] },
       { apiVersion: 'v1', kind: 'Service', types: ['CreatePhysical', 'GetVirtual'] },
+      { apiVersion: 'v1', kind: 'Secret', types: ['GetVirtual'] },
     ]);
     assert.ok(row!.pid && pidAlive(row!.pid));
     pluginPid = row!.pid;
@@ -78,6 +79,16 @@ describe('kubenest up with the TypeScript hooks example plugin', () => {
     }, { timeoutMs: 60_000 });
   });
 
+  it('once it leads, the plugin makes Secret default/test (its virtual client), which reaches the host through its GetVirtual hook', async () => {
+    await eventually(async () => {
+      const got = await host('get', 'secret', 'test-x-default-x-demo', '-o', 'jsonpath={.data.my-data}');
+      assert.equal(Buffer.from(got.stdout, 'base64').toString(), 'my-data', got.stderr);
+    }, { timeoutMs: 120_000 });
+    const stored = await virtual('get', 'secret', 'test', '-n', 'default', '-o', 'jsonpath={.metadata.annotations}');
+    assert.equal(stored.code, 0, stored.stderr);
+    assert.doesNotMatch(stored.stdout, /force-sync/, 'the hook shapes the syncer\'s view, not the stored Secret');
+  });
+
   it('the plugin logs through the host as hclog JSON (its own "plugin ready" line, at info)', async () => {
     const logs = await cli('logs', 'demo', '--component', 'plugin/hooks');
     assert.equal(logs.code, 0, logs.stderr);
@@ -86,7 +97,7 @@ describe('kubenest up with the TypeScript hooks example plugin', () => {
     assert.ok(ready, logs.stdout.slice(-2000));
     assert.equal(ready.level, 30);
     assert.ok(ready.pluginTime, 'the line came from the plugin, with its @timestamp');
-    assert.deepEqual(ready.hooks, ['v1/Pod: CreatePhysical,UpdatePhysical', 'v1/Service: CreatePhysical,GetVirtual']);
+    assert.deepEqual(ready.hooks, ['v1/Pod: CreatePhysical,UpdatePhysical', 'v1/Service: CreatePhysical,GetVirtual', 'v1/Secret: GetVirtual']);
   });
 
   it('delete ends the plugin process', async () => {

@@ -136,17 +136,17 @@ describe('our own Go test plugin in a virtual cluster: interceptor, PLUGIN_CONFI
     assert.equal(removed.code, 0, removed.stderr);
   });
 
-  it('kubenest plugins shows its interceptor (serving it is the proxy\'s, issue 10)', async () => {
+  it('kubenest plugins shows its interceptors', async () => {
     const json = await cli('plugins', 'own', '--json');
     assert.equal(json.code, 0, json.stderr);
     const [status] = JSON.parse(json.stdout) as { name: string; state: string; leader: boolean; interceptors: string[]; hooks: unknown[] }[];
     assert.equal(status?.name, 'kntest');
     assert.equal(status.state, 'running');
-    assert.deepEqual(status.interceptors, ['kntest-pods']);
+    assert.deepEqual(status.interceptors, ['kntest-pods', 'kntest-url']);
     assert.deepEqual(status.hooks, [{ apiVersion: 'v1', kind: 'ConfigMap', types: ['CreatePhysical', 'UpdatePhysical'] }]);
     const text = await cli('plugins', 'own');
     assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stdout, /interceptors: kntest-pods/);
+    assert.match(text.stdout, /interceptors: kntest-pods, kntest-url/);
   });
 
   it('PLUGIN_CONFIG reaches the plugin as the YAML of `config`: its hook labels and echoes it on the host copy', async () => {
@@ -158,6 +158,23 @@ describe('our own Go test plugin in a virtual cluster: interceptor, PLUGIN_CONFI
     }, { timeoutMs: 60_000 });
     assert.equal(got.metadata.labels['kntest-own'], 'yes');
     assert.deepEqual(JSON.parse(got.metadata.annotations['kntest/echo']!), { list: ['a', 'b'], count: 1, nested: { deep: 'yes', n: 'no' } });
+  });
+
+  it('the syncer\'s metrics endpoint (printed by `kubenest plugins`) counts the hook calls and what the syncers did', async () => {
+    const text = await cli('plugins', 'own');
+    assert.equal(text.code, 0, text.stderr);
+    const url = /metrics \(the syncer's endpoint[^)]*\): (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(text.stdout)?.[1];
+    assert.ok(url, text.stdout);
+    assert.equal((await vkubectl('create', 'configmap', 'counted', '-n', 'default', '--from-literal=a=b')).code, 0);
+    await eventually(async () => {
+      const metrics = await (await fetch(url)).text();
+      const calls = Number(/kubenest_plugin_hook_calls_total\{plugin="kntest",type="CreatePhysical"\} (\d+)/.exec(metrics)?.[1]);
+      assert.ok(calls >= 1, `CreatePhysical calls of kntest: ${calls}`);
+      const created = Number(/kubenest_syncer_operations_total\{syncer="configmap",operation="created"\} (\d+)/.exec(metrics)?.[1]);
+      assert.ok(created >= 1, `ConfigMaps created on the host: ${created}`);
+      assert.match(metrics, /kubenest_syncer_leading 1/);
+      assert.match(metrics, /kubenest_plugin_hook_duration_seconds_bucket\{le="0.002",plugin="kntest",type="CreatePhysical"\} \d+/);
+    }, { timeoutMs: 60_000 });
   });
 
   it('an import from the host: the plugin copies a host ConfigMap into the virtual cluster after SetLeader, and follows its changes', async () => {

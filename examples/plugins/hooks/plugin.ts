@@ -1,5 +1,6 @@
-// The vcluster-sdk "hooks" example in TypeScript: host pods get a label, host Services an extra port.
-import { plugin } from '@kubenest/plugin-sdk';
+// The vcluster-sdk "hooks" example in TypeScript: host pods get a label, host Services an extra
+// port, and an otherwise unused Secret is synced.
+import { plugin, CORE, isAlreadyExists } from '@kubenest/plugin-sdk';
 import type { Service } from 'kubernetes-types/core/v1.js';
 
 const p = await plugin.init();
@@ -18,5 +19,21 @@ const withPluginPort = (svc: Service) => {
   }
 };
 p.hook({ apiVersion: 'v1', kind: 'Service', createPhysical: withPluginPort, getVirtual: withPluginPort });
+
+// Secret default/test, made once this replica leads, reaches the host although nothing uses it:
+// the syncer's view of it (GetVirtual) carries vCluster's force-sync annotation.
+p.hook({
+  apiVersion: 'v1', kind: 'Secret',
+  getVirtual: (secret) => {
+    if (secret.metadata?.namespace === 'default' && secret.metadata.name === 'test') {
+      secret.metadata.annotations = { ...secret.metadata.annotations, 'vcluster.loft.sh/force-sync': 'true' };
+    }
+  },
+});
+p.onLeader(async () => {
+  const secrets = p.virtual.resourceFor(CORE['secrets']!);
+  await secrets.create({ metadata: { name: 'test', namespace: 'default' }, data: { 'my-data': btoa('my-data') } })
+    .catch((error: unknown) => { if (!isAlreadyExists(error)) throw error; });
+});
 
 await p.start();

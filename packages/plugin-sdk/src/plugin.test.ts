@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { controller, grpc, health, pluginv2, ProtobufEmpty } from '@kubenest/plugin-proto';
@@ -72,6 +73,38 @@ describe('a plugin written with the SDK, on the wire', () => {
     assert.equal(existsSync(socket), false, 'its socket removed');
   });
 
+  it('an interceptor is reported by GetPluginConfig and served on 127.0.0.1:<InitConfig port> once Initialize returns', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as { port: number };
+        probe.close(() => resolve(free));
+      });
+    });
+    const child = spawn(process.execPath, [TEST_PLUGIN], {
+      env: { PATH: process.env['PATH'], VCLUSTER_PLUGIN: 'vcluster', PLUGIN_CONFIG: 'prefix: intercept\n', PLUGIN_UNIX_SOCKET_DIR: dir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const first = await new Promise<string>((resolve) => createInterface({ input: child.stdout }).once('line', resolve));
+    const socket = /^1\|1\|unix\|(.+)\|grpc\|$/.exec(first)![1]!;
+    const client = new pluginv2.PluginClient(`unix://${socket}`, grpc.credentials.createInsecure());
+    try {
+      const initConfig = { config: Buffer.from(JSON.stringify({ name: 'demo', hostNamespace: 'vcluster-demo' })).toString('base64'), workingDir: dir, port };
+      await unary((cb) => client.initialize({ config: JSON.stringify(initConfig) }, cb));
+      assert.deepEqual(JSON.parse((await unary<pluginv2.GetPluginConfig_Response>((cb) => client.getPluginConfig({}, cb))).config), {
+        clientHooks: [{ apiVersion: 'v1', kind: 'ConfigMap', types: ['CreatePhysical'] }],
+        interceptors: { cm: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get'] }] },
+      });
+      const response = await fetch(`http://127.0.0.1:${port}/api/v1/namespaces/default/configmaps/x`, { headers: { 'Vcluster-Plugin-Handler-Name': 'cm' } });
+      assert.equal(response.status, 200);
+      assert.deepEqual(await response.json(), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'intercept-x' } });
+    } finally {
+      client.close();
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    }
+  });
+
   it('serves go-plugin and pluginv2 over its unix socket: handshake first and alone on stdout, health, Initialize, hooks, SetLeader, Shutdown', async () => {
     const child = spawn(process.execPath, [TEST_PLUGIN], {
       env: { PATH: process.env['PATH'], VCLUSTER_PLUGIN: 'vcluster', PLUGIN_CONFIG: 'prefix: hello\n', PLUGIN_UNIX_SOCKET_DIR: dir },
@@ -138,7 +171,7 @@ describe('a plugin written with the SDK, on the wire', () => {
           assert.equal(typeof entry['@timestamp'], 'string');
         }
         assert.ok(entries.some((e) => e['@message'] === 'printed after the handshake' && e['stream'] === 'stdout'), 'console.log went to the log');
-        assert.ok(entries.some((e) => e['@level'] === 'warn' && String(e['@message']).includes('refused by test plugin')));
+        assert.ok(entries.some((e) => e['@level'] === 'error' && String(e['@message']).includes('refused by test plugin')));
 
         // go-plugin's client ignores this call's outcome (the reply may be lost to the exit); the exit is what counts.
         await unary((cb) => controllerClient.shutdown(ProtobufEmpty.create(), cb)).catch((error: grpc.ServiceError) => {

@@ -2,11 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Server } from 'node:http';
 import type { Static, TSchema } from '@sinclair/typebox';
+import type { KubeClient, KubeObject } from '@kubenest/kube';
 import { broker, controller, grpc, health, pluginv2, stdio } from '@kubenest/plugin-proto';
+import { FromHostController, SyncController, type FromHostSyncer, type SyncContext, type Syncer } from '@kubenest/sync';
+import { applyManifestFile, clustersFrom, CrdMissingError, ensureCrdFromHost, type Clusters } from './clusters.ts';
 import { parsePluginConfig, PluginConfigError } from './config.ts';
 import { HookRegistry, type Hook } from './hooks.ts';
+import { InterceptorRegistry, type Interceptor } from './interceptors.ts';
 import { stderrLog, type Log } from './log.ts';
+import { copyToHost } from './syncers.ts';
 
 /** go-plugin's words for a plugin run by hand (its `Serve`), which Go plugins print. */
 export const NOT_A_COMMAND = 'This binary is a plugin. These are not meant to be executed directly.\n'
@@ -41,6 +47,33 @@ export interface Plugin<C> {
   hook<A extends string, K extends string>(hook: Hook<A, K>): this;
   /** Runs `work` once this replica leads (SetLeader); hooks serve on every replica from the start. */
   onLeader(work: () => void | Promise<void>): this;
+  /** The host cluster (InitConfig `controlPlaneConfig`): client, discovery, informers. Not hooked. */
+  readonly host: KubeClient;
+  /** The virtual cluster (InitConfig `syncerConfig`). Not hooked. */
+  readonly virtual: KubeClient;
+  /** What syncers get: both clusters, the virtual cluster's name and host namespace, vCluster's names and markers. */
+  readonly sync: SyncContext;
+  /**
+   * A to-host syncer (the built-in syncers' interface, `Syncer` of @kubenest/sync), run by the
+   * generic controller once this replica leads: virtual objects get host copies under vCluster's
+   * names and markers. Before `start()` only.
+   */
+  syncToHost<T extends KubeObject>(syncer: Syncer<T>): this;
+  /** A from-host (import) syncer (`FromHostSyncer`), run once this replica leads. Before `start()` only. */
+  syncFromHost<H extends KubeObject, V extends KubeObject>(syncer: FromHostSyncer<H, V>): this;
+  /**
+   * Syncs a custom resource to the host: once this replica leads, its CRD is copied from the host
+   * into the virtual cluster (missing on the host: an error in the log, retried every 10 s), then
+   * its objects are copied to the host (`copyToHost`), or by `syncer` when given.
+   */
+  syncCrd(crd: { apiVersion: string; kind: string; name?: string; syncer?: Omit<Syncer, 'resource'> }): this;
+  /**
+   * An interceptor: requests the host's proxy matches by `rules` are handed to `handle` on the
+   * InitConfig's port (served from `start()`, on every replica). Before `start()` only.
+   */
+  intercept(interceptor: Interceptor): this;
+  /** Applies a YAML manifest (relative to the plugin's directory) to the virtual cluster with server-side apply. */
+  apply(file: string): Promise<KubeObject[]>;
   /** Tells the host what the plugin offers (Initialize returns); hooks serve from now on. */
   start(): Promise<void>;
 }
@@ -87,9 +120,23 @@ async function init(schema?: TSchema, options: InitOptions = {}): Promise<Plugin
 /** The one entry point: `const p = await plugin.init(schema?)`. */
 export const plugin = { init };
 
+/** Leader-only work: syncers, and what `onLeader` was given. */
+interface LeaderWork {
+  what: string;
+  run: () => void | Promise<void>;
+  /** A syncer keeps its plugin alive when it fails to start: it logs and retries. */
+  retry?: boolean;
+}
+
+const RETRY_MS = 10_000;
+
 class Runtime {
   private readonly hooks = new HookRegistry();
-  private readonly leaderWork: (() => void | Promise<void>)[] = [];
+  private readonly interceptors = new InterceptorRegistry();
+  private readonly leaderWork: LeaderWork[] = [];
+  private readonly controllers: { stop(): Promise<void> }[] = [];
+  private clusters: Clusters | undefined;
+  private interceptorServer: Server | undefined;
   private started = false;
   private leader = false;
   private server: grpc.Server | undefined;
@@ -148,6 +195,7 @@ class Runtime {
 
   private exit(code: number): void {
     this.server?.forceShutdown();
+    this.interceptorServer?.close();
     if (this.socket) rmSync(this.socket, { force: true });
     process.exit(code);
   }
@@ -178,7 +226,8 @@ class Runtime {
       },
       getPluginConfig: (_call, callback) => {
         const clientHooks = this.started ? this.hooks.clientHooks() : [];
-        callback(null, { config: JSON.stringify(clientHooks.length ? { clientHooks } : {}) });
+        const interceptors = this.started ? this.interceptors.config() : {};
+        callback(null, { config: JSON.stringify({ ...(clientHooks.length ? { clientHooks } : {}), ...(Object.keys(interceptors).length ? { interceptors } : {}) }) });
       },
       mutate: (call, callback) => {
         const { apiVersion, kind, type } = call.request;
@@ -190,7 +239,7 @@ class Runtime {
         this.hooks.mutate(call.request).then(
           (response) => callback(null, response),
           (error: Error) => {
-            this.log.warn(`refused ${type} of ${apiVersion} ${kind}: ${error.message}`);
+            this.log.error(`refused ${type} of ${apiVersion} ${kind}: ${error.message}`);
             callback({ code: grpc.status.UNKNOWN, details: error.message });
           },
         );
@@ -200,14 +249,60 @@ class Runtime {
         if (this.leader) return;
         this.leader = true;
         this.log.info('leading: starting leader-only work');
-        for (const work of this.leaderWork) {
-          Promise.resolve().then(work).catch((error: Error) => {
-            this.log.error(`leader-only work failed: ${error.message}`);
-            this.exit(1);
-          });
-        }
+        for (const work of this.leaderWork) void this.runLeaderWork(work);
       },
     };
+  }
+
+  /**
+   * Runs one piece of leader-only work. A syncer that cannot start (its CRD missing on the host,
+   * the host refusing a read) says why in the log and tries again; `onLeader` work that throws
+   * ends the plugin with the reason, as a Go plugin's failed start does.
+   */
+  private async runLeaderWork(work: LeaderWork): Promise<void> {
+    for (;;) {
+      try {
+        await work.run();
+        return;
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        if (!work.retry) {
+          this.log.error(`leader-only work failed: ${message}`);
+          this.exit(1);
+          return;
+        }
+        const missing = error instanceof CrdMissingError;
+        this.log.error(`${work.what} cannot start: ${message}; retrying in ${RETRY_MS / 1000} s`, missing ? { reason: 'CrdMissing' } : {});
+        await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+      }
+    }
+  }
+
+  private clustersOf(initConfig: InitConfig): Clusters {
+    this.clusters ??= clustersFrom(initConfig);
+    return this.clusters;
+  }
+
+  private syncerErrors(name: string): (key: string, error: unknown) => void {
+    return (key, error) => this.log.error(`syncer ${name}: ${key}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+
+  private beforeStart(what: string): void {
+    if (this.started) throw new Error(`${what} after p.start(): the host reads what a plugin offers once, at Initialize; register it before start()`);
+  }
+
+  private async startInterceptors(port: number): Promise<void> {
+    if (this.interceptors.size === 0) return;
+    if (!port) {
+      this.log.error('the host gave no interceptor port (InitConfig.port is 0), so the interceptors cannot be served');
+      this.exit(1);
+    }
+    try {
+      this.interceptorServer = await this.interceptors.listen(port, this.log);
+    } catch (error) {
+      this.log.error(`cannot serve interceptors on 127.0.0.1:${port}: ${(error as Error).message}`);
+      this.exit(1);
+    }
   }
 
   facade<C>(initConfig: InitConfig): Plugin<C> {
@@ -218,21 +313,81 @@ class Runtime {
       init: initConfig,
       log: this.log,
       get isLeader() { return runtime.leader; },
+      get host() { return runtime.clustersOf(initConfig).host; },
+      get virtual() { return runtime.clustersOf(initConfig).virtual; },
+      get sync() { return runtime.clustersOf(initConfig).sync; },
       hook(hook) {
-        if (runtime.started) throw new Error('p.hook() after p.start(): the host reads hooks once, at Initialize; register every hook before start()');
+        runtime.beforeStart('p.hook()');
         runtime.hooks.add(hook as Hook);
         return p;
       },
       onLeader(work) {
-        runtime.leaderWork.push(work);
+        runtime.leaderWork.push({ what: 'leader-only work', run: work });
         return p;
       },
-      start() {
-        if (runtime.started) return Promise.resolve();
+      syncToHost(syncer) {
+        runtime.beforeStart('p.syncToHost()');
+        runtime.leaderWork.push({
+          what: `syncer ${syncer.name}`, retry: true,
+          run: async () => {
+            const controller = new SyncController(p.sync, syncer, { onError: runtime.syncerErrors(syncer.name) });
+            runtime.controllers.push(controller);
+            await controller.start();
+            runtime.log.info(`syncer ${syncer.name} started`, { resource: syncer.resource.resource });
+          },
+        });
+        return p;
+      },
+      syncFromHost(syncer) {
+        runtime.beforeStart('p.syncFromHost()');
+        runtime.leaderWork.push({
+          what: `syncer ${syncer.name}`, retry: true,
+          run: async () => {
+            const controller = new FromHostController(p.sync, syncer, { onError: runtime.syncerErrors(syncer.name) });
+            runtime.controllers.push(controller);
+            await controller.start();
+            runtime.log.info(`syncer ${syncer.name} started`, { resource: syncer.hostResource.resource });
+          },
+        });
+        return p;
+      },
+      syncCrd({ apiVersion, kind, name, syncer }) {
+        runtime.beforeStart('p.syncCrd()');
+        if (typeof apiVersion !== 'string' || !apiVersion.includes('/') || typeof kind !== 'string' || !kind) {
+          throw new Error(`p.syncCrd(): apiVersion must be group/version and kind a Kind (got ${JSON.stringify(apiVersion)} ${JSON.stringify(kind)})`);
+        }
+        const syncerName = syncer?.name ?? name ?? kind.toLowerCase();
+        runtime.leaderWork.push({
+          what: `syncer ${syncerName} (${apiVersion} ${kind})`, retry: true,
+          run: async () => {
+            const resource = await ensureCrdFromHost(runtime.clustersOf(initConfig), apiVersion, kind);
+            runtime.log.info(`CRD ${resource.resource}.${resource.group} is in the virtual cluster`);
+            const built: Syncer = syncer ? { ...syncer, resource } : copyToHost(syncerName, resource);
+            const controller = new SyncController(p.sync, built, { onError: runtime.syncerErrors(syncerName) });
+            runtime.controllers.push(controller);
+            await controller.start();
+            runtime.log.info(`syncer ${syncerName} started`, { resource: resource.resource });
+          },
+        });
+        return p;
+      },
+      intercept(interceptor) {
+        runtime.beforeStart('p.intercept()');
+        runtime.interceptors.add(interceptor);
+        return p;
+      },
+      apply(file) {
+        return applyManifestFile(p.virtual, file, 'vcluster-plugin');
+      },
+      async start() {
+        if (runtime.started) return;
+        await runtime.startInterceptors(initConfig.port);
         runtime.started = true;
-        runtime.log.info('plugin ready', { hooks: runtime.hooks.clientHooks().map((h) => `${h.apiVersion}/${h.kind}: ${h.types.join(',')}`) });
+        runtime.log.info('plugin ready', {
+          hooks: runtime.hooks.clientHooks().map((h) => `${h.apiVersion}/${h.kind}: ${h.types.join(',')}`),
+          ...(runtime.interceptors.size ? { interceptors: Object.keys(runtime.interceptors.config()), port: initConfig.port } : {}),
+        });
         runtime.answerInitialize?.();
-        return Promise.resolve();
       },
     };
     return p;

@@ -5,7 +5,10 @@
 //	label: NAME        required: ConfigMaps reaching the host get label kntest-NAME=yes (CreatePhysical, UpdatePhysical)
 //	noop: true         the ConfigMap hook answers mutated=false (the benchmark's no-op hook)
 //	echo: {...}        any YAML: written as JSON into the annotation kntest/echo, to show the config arrived whole
-//	interceptor: true  declares an interceptor "kntest-pods" (GET pods named kntest-*)
+//	interceptor: true  declares and serves (plain HTTP on 127.0.0.1:<InitConfig.port>) two interceptors:
+//	                   "kntest-pods" (get pods named kntest-pod, so pods/kntest-pod/log too) and
+//	                   "kntest-url" (get of the non-resource URLs /kntest/*); GET /kntest/requests
+//	                   lists the requests it answered before, each with whether it carried credentials
 //	import: {namespace, name}  after SetLeader, copies that host ConfigMap into the virtual cluster
 //	                   (same namespace, which must exist there), and again every second
 //	flood: MiB         after Initialize, writes MiB of lines to each of stdout and stderr (both the raw
@@ -23,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -77,6 +81,17 @@ type server struct {
 	configErr error
 	init      struct{ host, virtual []byte }
 	mutates   atomic.Int64
+	served    struct {
+		sync.Mutex
+		list []servedRequest
+	}
+}
+
+type servedRequest struct {
+	Handler     string `json:"handler"`
+	Method      string `json:"method"`
+	Path        string `json:"path"`
+	Credentials bool   `json:"credentials"`
 }
 
 type initConfig struct {
@@ -102,6 +117,14 @@ func (s *server) Initialize(_ context.Context, req *pluginv2.Initialize_Request)
 	if s.config.Flood > 0 {
 		go flood(s.config.Flood, init.WorkingDir)
 	}
+	if s.config.Interceptor {
+		// As the Go SDK does: 127.0.0.1:<port>, whether leader or not; a port it cannot bind fails the start.
+		listener, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", init.Port))
+		if err != nil {
+			return nil, fmt.Errorf("interceptor port: %v", err)
+		}
+		go func() { _ = http.Serve(listener, http.HandlerFunc(s.intercept)) }()
+	}
 	return &pluginv2.Initialize_Response{}, nil
 }
 
@@ -112,10 +135,60 @@ func (s *server) GetPluginConfig(context.Context, *pluginv2.GetPluginConfig_Requ
 	if s.config.Interceptor {
 		out["interceptors"] = map[string]any{
 			"kntest-pods": []map[string]any{{"apiGroups": []string{""}, "resources": []string{"pods"}, "resourceNames": []string{"kntest-pod"}, "verbs": []string{"get"}}},
+			"kntest-url":  []map[string]any{{"nonResourceURLs": []string{"/kntest/*"}, "verbs": []string{"get"}}},
 		}
 	}
 	b, _ := json.Marshal(out)
 	return &pluginv2.GetPluginConfig_Response{Config: string(b)}, nil
+}
+
+// intercept answers what the front door sends for the rules of GetPluginConfig, dispatching on
+// the handler name as the Go SDK does.
+func (s *server) intercept(w http.ResponseWriter, r *http.Request) {
+	handler := r.Header.Get("Vcluster-Plugin-Handler-Name")
+	credentials := r.Header.Get("Authorization") != "" || r.Header.Get("Impersonate-User") != "" || r.Header.Get("X-Remote-User") != ""
+	if r.URL.Path == "/kntest/requests" {
+		s.served.Lock()
+		list := append([]servedRequest{}, s.served.list...)
+		s.served.Unlock()
+		writeJSON(w, 200, map[string]any{"requests": list})
+		return
+	}
+	s.served.Lock()
+	s.served.list = append(s.served.list, servedRequest{Handler: handler, Method: r.Method, Path: r.URL.Path, Credentials: credentials})
+	s.served.Unlock()
+	switch handler {
+	case "kntest-pods":
+		if strings.HasSuffix(r.URL.Path, "/log") {
+			w.Header().Set("Content-Type", "text/plain")
+			_, _ = fmt.Fprintf(w, "kntest answered %s\n", r.URL.Path)
+			return
+		}
+		parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+		namespace := ""
+		if len(parts) > 3 && parts[2] == "namespaces" {
+			namespace = parts[3]
+		}
+		writeJSON(w, 200, map[string]any{
+			"apiVersion": "v1", "kind": "Pod",
+			"metadata": map[string]any{"name": "kntest-pod", "namespace": namespace, "creationTimestamp": "2026-01-01T00:00:00Z",
+				"annotations": map[string]any{"kntest/answered-by": handler, "kntest/credentials": fmt.Sprint(credentials)}},
+			"spec":   map[string]any{"containers": []map[string]any{{"name": "answer", "image": "kntest"}}},
+			"status": map[string]any{"phase": "Running"},
+		})
+	case "kntest-url":
+		writeJSON(w, 200, map[string]any{"handler": handler, "path": r.URL.Path, "credentials": credentials})
+	default:
+		writeJSON(w, 500, map[string]any{"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 500, "reason": "InternalError",
+			"message": fmt.Sprintf("kntest: no interceptor %q", handler)})
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, body any) {
+	b, _ := json.Marshal(body)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(b)
 }
 
 func (s *server) Mutate(_ context.Context, req *pluginv2.Mutate_Request) (*pluginv2.Mutate_Response, error) {

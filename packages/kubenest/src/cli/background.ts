@@ -1,13 +1,11 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ClusterLayout } from '../controlplane/control-plane.ts';
 import type { SupervisorMessage } from '../controlplane/keeper.ts';
+import { entryPoint } from './bundle.ts';
 import { CliError, say } from './output.ts';
 
-const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
-const KEEPER_MAIN = fileURLToPath(new URL('./keeper-main.ts', import.meta.url));
 
 /**
  * Starts `kubenest <args>` (a supervisor) detached under its keeper, which starts it again if it
@@ -20,8 +18,9 @@ export async function runInBackground<S>(args: string[], layout: Pick<ClusterLay
   mkdirSync(logsDir, { recursive: true, mode: 0o700 });
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
   const logFile = join(logsDir, 'kubenest.log');
+  const [keeper, main] = [await entryPoint('keeper-main', say), await entryPoint('main', say)];
   const log = openSync(logFile, 'a', 0o600);
-  const child = spawn(process.execPath, [KEEPER_MAIN, runDir, '--', process.execPath, MAIN, ...args], { detached: true, stdio: ['ignore', log, log, 'ipc'] });
+  const child = spawn(process.execPath, [keeper, runDir, '--', process.execPath, main, ...args], { detached: true, stdio: ['ignore', log, log, 'ipc'] });
   closeSync(log);
   // An aborted start must not leave a half-started supervisor behind.
   const abort = (): void => { child.kill('SIGTERM'); };

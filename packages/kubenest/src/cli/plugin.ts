@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Command } from '@commander-js/extra-typings';
 import { buildPlugin } from '../plugins/build/index.ts';
 import { writePluginImage } from '../plugins/build/image.ts';
 import { writeScaffold } from '../plugins/build/scaffold.ts';
+import { SOURCE_ROOT } from '../source-root.ts';
 import { pluginDev } from './plugin-dev.ts';
 import { CliError, say } from './output.ts';
 
@@ -39,8 +39,8 @@ export function pluginCommand(): Command {
     .option('--dir <dir>', 'where to write it (must not exist or be empty); default ./NAME')
     .action((name, options) => {
       const dir = resolve(options.dir ?? name);
-      const files = writeScaffold(name, dir, REPO_ROOT);
-      say(`wrote ${files.join(', ')} in ${dir} (node_modules/@kubenest/* link to ${REPO_ROOT})`);
+      const files = writeScaffold(name, dir, SOURCE_ROOT);
+      say(`wrote ${files.join(', ')} in ${dir} (node_modules/@kubenest/* link to ${SOURCE_ROOT})`);
       console.log([
         '',
         `cd ${dir}`,
@@ -65,6 +65,4 @@ export function pluginCommand(): Command {
   return plugin;
 }
 
-/** The kubenest checkout this CLI runs from (init links its SDK into new projects). */
-const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../../../..');
 

@@ -5,7 +5,8 @@ import { Command } from '@commander-js/extra-typings';
 import { KubeClient, KubeconfigError, isAlreadyExists, isNotFound, loadRestConfig, CORE, type KubeObject } from '@kubenest/kube';
 import { loadValues, mergeValues, type Values } from '../config/values.ts';
 import { pluginEntries, pluginExecutable, resolvePluginPaths } from '../plugins/entries.ts';
-import { pluginMetricsFile, pluginStatusFile, type PluginStatus } from '../plugins/host.ts';
+import { pluginStatusFile } from '../plugins/files.ts';
+import type { PluginStatus } from '../plugins/host.ts';
 import { validateValues } from '../config/validate.ts';
 import { resolveBinaries } from '../controlplane/binaries.ts';
 import { clusterLayout } from '../controlplane/control-plane.ts';
@@ -287,8 +288,8 @@ export function vclusterCommands(): Command<unknown[], Record<string, unknown>>[
         console.log(`"${name}" has no plugins (add them with \`kubenest create ${name} -f plugin.yaml\`)`);
         return;
       }
-      const metrics = running ? readJson<{ url?: string }>(pluginMetricsFile(dataDir))?.url : undefined;
-      if (metrics) console.log(`metrics (calls, refusals, latency per plugin and hook type): ${metrics}\n`);
+      const metrics = running ? readJson<{ metricsUrl?: string }>(clusterLayout(dataDir).stateFile)?.metricsUrl : undefined;
+      if (metrics) console.log(`metrics (the syncer's endpoint: calls, refusals, latency per plugin and hook type): ${metrics}\n`);
       for (const r of rows) {
         console.log(`${r.name}: ${r.state}${r.pid ? ` (pid ${r.pid})` : ''}, restarts ${r.restarts}${r.leader ? ', leader' : ''}, failurePolicy ${r.failurePolicy}, timeout ${r.timeoutSeconds}s`);
         console.log(`  source:       ${r.source}`);

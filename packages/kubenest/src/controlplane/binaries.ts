@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { SOURCE_ROOT } from '../source-root.ts';
 import { writeFileAtomic } from './files.ts';
 import { isAlive } from './pids.ts';
 
@@ -47,7 +47,7 @@ export interface ResolveOptions {
   rebuild?: boolean;
 }
 
-const TOOLS_DIR = resolve(fileURLToPath(import.meta.url), '../../../../../tools/k8s');
+const TOOLS_DIR = join(SOURCE_ROOT, 'tools', 'k8s');
 const BUILD_SCRIPT = join(TOOLS_DIR, 'build.sh');
 const MANIFEST = 'manifest.json';
 

@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request, type Agent } from 'undici';
-import type { LeafSpec, PkiPaths } from './pki.ts';
+import type { FrontProxyPki, LeafSpec, PkiPaths } from './pki.ts';
 import { freePort, portIsFree } from './ports.ts';
 
 /** Flags and files shared by the host cluster and the virtual control planes. */
@@ -20,6 +20,8 @@ export class ControlPlaneError extends Error {
 /** Settings that must survive restarts of the same data dir. */
 export interface ClusterSettings {
   apiserverPort: number;
+  /** A virtual cluster's front door (the authenticating proxy users reach): kept like the apiserver's. */
+  frontDoorPort?: number | undefined;
   createdAt: string;
 }
 
@@ -40,19 +42,26 @@ export async function loadSettings(settingsFile: string, requestedPort: number |
     if (!(await portIsFree(requestedPort))) {
       throw new ControlPlaneError(`--port ${requestedPort} is in use on 127.0.0.1; pick another port or omit --port to get a free one`);
     }
-    return { createdAt: saved?.createdAt ?? new Date().toISOString(), apiserverPort: requestedPort };
+    return { ...saved, createdAt: saved?.createdAt ?? new Date().toISOString(), apiserverPort: requestedPort };
   }
-  // Keep the port across restarts so kubeconfigs handed out earlier stay valid; a previous
-  // apiserver that was just ended may hold it for a moment longer.
-  if (saved) {
-    const deadline = Date.now() + 5_000;
-    for (;;) {
-      if (await portIsFree(saved.apiserverPort)) return saved;
-      if (Date.now() > deadline) break;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+  // Keep the port across restarts so kubeconfigs handed out earlier stay valid.
+  if (saved && await portFreesUp(saved.apiserverPort)) return saved;
+  return { ...saved, createdAt: saved?.createdAt ?? new Date().toISOString(), apiserverPort: await freePort() };
+}
+
+/** The port used last time if it is free (or frees up within seconds), else a free one. */
+export async function keptPort(previous: number | undefined): Promise<number> {
+  return previous !== undefined && await portFreesUp(previous) ? previous : freePort();
+}
+
+/** True when the port is free, or frees up within 5 s (a previous process that was just ended may hold it a moment longer). */
+async function portFreesUp(port: number): Promise<boolean> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    if (await portIsFree(port)) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  return { createdAt: saved?.createdAt ?? new Date().toISOString(), apiserverPort: await freePort() };
 }
 
 export function kineArgs(databaseFile: string, socket: string): string[] {
@@ -122,7 +131,23 @@ export function kubeconfigFor(pki: PkiPaths, name: string): string {
   return join(pki.dir, `${name}.kubeconfig`);
 }
 
-export function apiserverArgs(options: { pki: PkiPaths; port: number; kineSocket: string; dataDir: string; serviceCidr: string }): string[] {
+/**
+ * The flags that make the apiserver take the caller's identity from an authenticating front proxy
+ * (X-Remote-User, X-Remote-Group, X-Remote-Extra-*), from that proxy's client certificate only.
+ */
+export function requestHeaderArgs(frontProxy: FrontProxyPki): string[] {
+  return [
+    `--requestheader-client-ca-file=${frontProxy.caCert}`,
+    `--requestheader-allowed-names=${frontProxy.clientName}`,
+    '--requestheader-username-headers=X-Remote-User',
+    '--requestheader-group-headers=X-Remote-Group',
+    '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+  ];
+}
+
+export function apiserverArgs(options: {
+  pki: PkiPaths; port: number; kineSocket: string; dataDir: string; serviceCidr: string; frontProxy?: FrontProxyPki | undefined;
+}): string[] {
   const { pki } = options;
   return [
     `--etcd-servers=unix://${options.kineSocket}`,
@@ -142,6 +167,7 @@ export function apiserverArgs(options: { pki: PkiPaths; port: number; kineSocket
     `--service-cluster-ip-range=${options.serviceCidr}`,
     '--authorization-mode=Node,RBAC',
     '--allow-privileged=true', '--enable-bootstrap-token-auth=true', '--profiling=false',
+    ...(options.frontProxy ? requestHeaderArgs(options.frontProxy) : []),
   ];
 }
 

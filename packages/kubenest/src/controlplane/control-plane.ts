@@ -6,7 +6,7 @@ import type { Binaries } from './binaries.ts';
 import {
   ControlPlaneError, apiserverArgs, controllerManagerArgs, healthy, kineArgs, kineSocketPath, socketAccepts,
 } from './components.ts';
-import type { PkiPaths } from './pki.ts';
+import type { FrontProxyPki, PkiPaths } from './pki.ts';
 import type { ComponentStatus, Supervisor } from './supervisor.ts';
 
 /** Where a cluster (host or virtual) keeps its state, logs and run files. */
@@ -85,6 +85,8 @@ export interface CoreComponentsOptions {
   layout: ClusterLayout;
   pki: PkiPaths;
   apiserverPort: number;
+  /** A virtual cluster's: the apiserver trusts its front door's identity headers. */
+  frontProxy?: FrontProxyPki | undefined;
   kcmPort: number;
   serviceCidr: string;
   clusterName: string;
@@ -117,7 +119,7 @@ export async function startCoreComponents(o: CoreComponentsOptions): Promise<voi
   await o.supervisor.start({
     name: 'kube-apiserver', command: b.path('kube-apiserver'), logFile: log('kube-apiserver'), restart: o.restart,
     readyTimeoutMs: 120_000,
-    args: apiserverArgs({ pki: o.pki, port: o.apiserverPort, kineSocket, dataDir: o.layout.dataDir, serviceCidr: o.serviceCidr }),
+    args: apiserverArgs({ pki: o.pki, port: o.apiserverPort, kineSocket, dataDir: o.layout.dataDir, serviceCidr: o.serviceCidr, frontProxy: o.frontProxy }),
     ready: async (signal) => (await o.client.raw('GET', '/readyz', { signal, timeoutMs: 5_000 })).status === 200,
   });
   say('starting kube-controller-manager');

@@ -8,7 +8,7 @@ import { clusterLayout, prepareDataDir, type ClusterLayout } from './control-pla
 import { HostCluster } from './host-cluster.ts';
 import { isKeeperProcess, keeperFile, readKeeperState, type Exit } from './keeper.ts';
 import { isAlive, isOurProcess, readPids, reapRecorded } from './pids.ts';
-import { pluginPidsFile } from '../plugins/host.ts';
+import { pluginPidsFile } from '../plugins/files.ts';
 import type { ComponentStatus } from './supervisor.ts';
 
 /** What `host status` reads: written by the running supervisor, removed when it stops. */

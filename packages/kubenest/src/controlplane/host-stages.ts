@@ -1,9 +1,9 @@
 import { readFileSync, readdirSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join } from 'node:path';
+import { SOURCE_ROOT } from '../source-root.ts';
 
 /** kubenest's own kwok stage files: every `*.yaml` in this folder, committed as source. */
-export const KUBENEST_STAGES_DIR = resolve(fileURLToPath(import.meta.url), '../kwok-stages');
+export const KUBENEST_STAGES_DIR = join(SOURCE_ROOT, 'packages', 'kubenest', 'src', 'controlplane', 'kwok-stages');
 
 /**
  * kwok's stages that ours replace (kwok picks at random among stages that match a pod, so a

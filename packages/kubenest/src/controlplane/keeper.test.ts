@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { RECOVERY, afterSupervisorExit, keep, keeperFile, readKeeperState, type Exit } from './keeper.ts';
+import { RECOVERY, afterSupervisorExit, isKeeperProcess, keep, keeperFile, readKeeperState, type Exit } from './keeper.ts';
 import { isAlive, readPids } from './pids.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kn-keeper-'));
@@ -167,5 +167,22 @@ describe('components tied to the supervisor', () => {
     assert.match(readFileSync(`/proc/${component}/cmdline`, 'utf8'), /^[^\0]*node/, 'the pid is the component itself, not a wrapper');
     parent.kill('SIGKILL');
     await until(() => !isAlive(component), 'the component to end with its supervisor', 5_000);
+  });
+});
+
+describe('isKeeperProcess', () => {
+  it('knows a keeper run from the sources and one run from the bundle (ADR 30), and nothing else', async () => {
+    const spawnLike = (arg: string): ChildProcess => spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', arg], { stdio: 'ignore' });
+    const fromSources = spawnLike('/somewhere/keeper-main.ts');
+    const fromBundle = spawnLike('/cache/bundles/0123/keeper-main.mjs');
+    const other = spawnLike('/cache/bundles/0123/main.mjs');
+    try {
+      await sleep(200);
+      assert.equal(isKeeperProcess(fromSources.pid!), true);
+      assert.equal(isKeeperProcess(fromBundle.pid!), true);
+      assert.equal(isKeeperProcess(other.pid!), false);
+    } finally {
+      for (const child of [fromSources, fromBundle, other]) child.kill('SIGKILL');
+    }
   });
 });

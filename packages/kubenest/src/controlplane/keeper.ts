@@ -93,7 +93,8 @@ export function readKeeperState(runDir: string): KeeperState | undefined {
 /** True when `pid` is a keeper process (not a pid reused after a reboot). */
 export function isKeeperProcess(pid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((arg) => arg.endsWith('keeper-main.ts'));
+    // From the sources or from the bundle (ADR 30).
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((arg) => arg.endsWith('keeper-main.ts') || arg.endsWith('keeper-main.mjs'));
   } catch {
     return false;
   }

@@ -56,31 +56,56 @@ export function pkiPaths(dir: string): PkiPaths {
  */
 export async function ensurePki(dir: string, leaves: LeafSpec[]): Promise<PkiPaths> {
   const paths = pkiPaths(dir);
-  const ca = await ensureCa(paths);
+  const ca = await ensureCa(paths.caCert, paths.caKey, 'kubenest-ca');
   if (!existsSync(paths.serviceAccountKey) || !existsSync(paths.serviceAccountPub)) {
     const keys = await generateKeys();
     await writeFileAtomic(paths.serviceAccountKey, await privateKeyPem(keys.privateKey), 0o600);
     await writeFileAtomic(paths.serviceAccountPub, await publicKeyPem(keys.publicKey), 0o600);
   }
   for (const leaf of leaves) {
-    if (!leafIsCurrent(paths, leaf)) await issueLeaf(paths, leaf, ca);
+    if (!leafIsCurrent(paths, paths.caCert, leaf)) await issueLeaf(paths, leaf, ca);
   }
   return paths;
 }
 
+/** The front-proxy CA and the client certificate an authenticating proxy presents with it. */
+export interface FrontProxyPki {
+  caCert: string;
+  clientCert: string;
+  clientKey: string;
+  /** The client certificate's CN: the apiserver's `--requestheader-allowed-names`. */
+  clientName: string;
+}
+
+export const FRONT_PROXY_CLIENT = 'front-proxy-client';
+
+/**
+ * A second CA, only for the front proxy (kube-apiserver's `--requestheader-client-ca-file`), and
+ * its one client certificate. Separate from the cluster CA as kubeadm keeps it: a user's client
+ * certificate of the cluster CA can never pass as the proxy, whatever its CN.
+ */
+export async function ensureFrontProxyPki(dir: string): Promise<FrontProxyPki> {
+  const paths = pkiPaths(dir);
+  const caCert = join(dir, 'front-proxy-ca.crt');
+  const ca = await ensureCa(caCert, join(dir, 'front-proxy-ca.key'), 'kubenest-front-proxy-ca');
+  const leaf: LeafSpec = { name: FRONT_PROXY_CLIENT, commonName: FRONT_PROXY_CLIENT, client: true };
+  if (!leafIsCurrent(paths, caCert, leaf)) await issueLeaf(paths, leaf, ca);
+  return { caCert, clientCert: paths.cert(leaf.name), clientKey: paths.key(leaf.name), clientName: FRONT_PROXY_CLIENT };
+}
+
 interface Authority { certificate: x509.X509Certificate; privateKey: webcrypto.CryptoKey }
 
-async function ensureCa(paths: PkiPaths): Promise<Authority> {
-  if (existsSync(paths.caCert) && existsSync(paths.caKey)) {
+async function ensureCa(certFile: string, keyFile: string, commonName: string): Promise<Authority> {
+  if (existsSync(certFile) && existsSync(keyFile)) {
     return {
-      certificate: new x509.X509Certificate(readFileSync(paths.caCert, 'utf8')),
-      privateKey: await importPrivateKey(readFileSync(paths.caKey, 'utf8')),
+      certificate: new x509.X509Certificate(readFileSync(certFile, 'utf8')),
+      privateKey: await importPrivateKey(readFileSync(keyFile, 'utf8')),
     };
   }
   const keys = await generateKeys();
   const now = Date.now();
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
-    name: 'CN=kubenest-ca',
+    name: `CN=${commonName}`,
     keys,
     notBefore: new Date(now - 60_000),
     notAfter: new Date(now + CA_DAYS * DAY_MS),
@@ -92,8 +117,8 @@ async function ensureCa(paths: PkiPaths): Promise<Authority> {
     ],
   });
   // Key first: a CA certificate without its key on disk would be unusable after a crash.
-  await writeFileAtomic(paths.caKey, await privateKeyPem(keys.privateKey), 0o600);
-  await writeFileAtomic(paths.caCert, certificate.toString('pem') + '\n', 0o600);
+  await writeFileAtomic(keyFile, await privateKeyPem(keys.privateKey), 0o600);
+  await writeFileAtomic(certFile, certificate.toString('pem') + '\n', 0o600);
   return { certificate, privateKey: keys.privateKey };
 }
 
@@ -130,11 +155,11 @@ async function issueLeaf(paths: PkiPaths, spec: LeafSpec, ca: Authority): Promis
   await writeFileAtomic(paths.cert(spec.name), certificate.toString('pem') + '\n', 0o600);
 }
 
-function leafIsCurrent(paths: PkiPaths, spec: LeafSpec): boolean {
+function leafIsCurrent(paths: PkiPaths, caCert: string, spec: LeafSpec): boolean {
   if (!existsSync(paths.cert(spec.name)) || !existsSync(paths.key(spec.name))) return false;
   try {
     const cert = new NodeX509(readFileSync(paths.cert(spec.name)));
-    if (!cert.verify(new NodeX509(readFileSync(paths.caCert)).publicKey)) return false;
+    if (!cert.verify(new NodeX509(readFileSync(caCert)).publicKey)) return false;
     if (Date.parse(cert.validTo) - Date.now() < RENEW_BEFORE_DAYS * DAY_MS) return false;
     if (!cert.subject.split('\n').includes(`CN=${spec.commonName}`)) return false;
     if (spec.server) {

@@ -5,7 +5,12 @@ import { CORE, KubeClient, LeaderElector, isAlreadyExists, isNotFound, loadKubec
 import { HookedClient, MetadataTranslator, NameTranslator, NO_HOOKS, type ObjectHooks, type SyncContext } from '@kubenest/sync';
 import type { Values } from '../config/values.ts';
 import { buildSyncers, SyncerTerm, type Runnable } from '../syncers/registry.ts';
-import { startPlugins, type Plugins } from '../plugins/index.ts';
+import { pluginEntries } from '../plugins/entries.ts';
+import { NO_PLUGINS, type Plugins } from '../plugins/plugins.ts';
+import { SyncerMetrics, type SyncerReport } from '../syncers/metrics.ts';
+import { subjectAccessReviewer } from '../frontdoor/authorize.ts';
+import { InterceptorHandler } from '../frontdoor/interceptors.ts';
+import { ServiceCreateHandler } from '../frontdoor/services.ts';
 import { RBAC_REFS } from '../plugins/rbac.ts';
 import type { Binaries } from './binaries.ts';
 import { ControlPlaneError } from './components.ts';
@@ -32,11 +37,16 @@ export interface VirtualClusterState {
   supervisorPid: number;
   name: string;
   hostNamespace: string;
+  /** The front door (the authenticating proxy users and plugins reach). */
   server: string;
+  /** The virtual kube-apiserver itself, which the syncers and the front door call. */
+  apiserver: string;
   kubeconfig: string;
   startedAt: string;
   readyAt: string;
   leading: boolean;
+  /** The syncer's Prometheus endpoint (its syncers' counts, the plugins' hook calls, the process). */
+  metricsUrl?: string | undefined;
   components: ComponentStatus[];
 }
 
@@ -75,7 +85,8 @@ export async function startVirtualCluster(
   const startedAt = new Date().toISOString();
   const plane = await VirtualControlPlane.start({ name: spec.name, dataDir, binaries, serviceCidr: spec.serviceCidr, progress, restartComponents: true });
   const host = new KubeClient(loadRestConfig({ kubeconfig: spec.hostKubeconfig, context: spec.hostContext }), { qps: 200, burst: 400 });
-  const virtual = new KubeClient(loadKubeconfig(plane.kubeconfig), { qps: 1000, burst: 2000 });
+  // The syncers talk to the apiserver itself, as vCluster's syncer does (ADR 25).
+  const virtual = new KubeClient(loadKubeconfig(plane.apiserverKubeconfig), { qps: 1000, burst: 2000 });
   try {
     return await startSyncers(spec, plane, host, virtual, hooks, startedAt, progress);
   } catch (error) {
@@ -93,7 +104,9 @@ async function startSyncers(
 ): Promise<{ plane: VirtualControlPlane; state: () => VirtualClusterState; stop: () => Promise<void> }> {
   const names = new NameTranslator(spec.name, spec.hostNamespace);
   // The values' plugins start before the syncers (as in vCluster); their chain is the hooks then.
-  const plugins = await startPlugins({ name: spec.name, hostNamespace: spec.hostNamespace, values: spec.values, layout: plane.layout, host, progress });
+  // The plugin host (gRPC and all) is loaded only by a virtual cluster that has plugins (ADR 30).
+  const plugins = pluginEntries(spec.values).length === 0 ? NO_PLUGINS
+    : await (await import('../plugins/index.ts')).startPlugins({ name: spec.name, hostNamespace: spec.hostNamespace, values: spec.values, layout: plane.layout, host, progress });
   try {
     return await startSyncersWith(plugins, plugins.host ? plugins.hooks : hooks, spec, plane, host, virtual, startedAt, progress, names);
   } catch (error) {
@@ -111,8 +124,16 @@ async function startSyncersWith(
     vclusterName: spec.name, hostNamespace: spec.hostNamespace, names, meta: new MetadataTranslator(spec.name, spec.hostNamespace),
   };
   await storeKubeconfigSecret(ctx.host, spec, readFileSync(plane.kubeconfig, 'utf8'));
+  // What the front door answers itself: plugins' interceptors first (in vCluster they wrap its own
+  // filters), then Services made on the host first (ADR 26).
+  const authorize = subjectAccessReviewer(virtual.rest);
+  plane.frontDoor.setHandlers([
+    new InterceptorHandler({ plugins: () => plugins.host?.interceptors() ?? [], authorize }),
+    new ServiceCreateHandler({ ctx, authorize }),
+  ]);
 
-  const setup = await prepareWorkloads(ctx, spec.values, Number(new URL(plane.server).port));
+  // Pods reach the front door as `kubernetes.default`.
+  const setup = await prepareWorkloads(ctx, spec.values, plane.frontDoor.port);
   // A new set of syncers for every leadership term: a lost term's queues and caches are gone.
   const buildControllers = (): { prerequisites: Runnable[]; controllers: Runnable[] } => {
     const term = new SyncerTerm(ctx, spec.values, setup, (name, key, error) => {
@@ -150,6 +171,12 @@ async function startSyncersWith(
     },
     onStoppedLeading: () => progress(`${spec.name}: no longer leading; syncers stopped`),
   });
+  const metrics = new SyncerMetrics({
+    syncers: () => controllers.filter((c): c is Runnable & SyncerReport => 'stats' in c && 'name' in c),
+    leading: () => leading,
+    others: plugins.host ? [plugins.host.metrics.registry] : [],
+  });
+  const metricsUrl = await metrics.serve();
   const election = elector.run(stopElection.signal);
   await synced;
   progress(`${spec.name}: syncers ready`);
@@ -157,13 +184,14 @@ async function startSyncersWith(
   return {
     plane,
     state: () => ({
-      supervisorPid: process.pid, name: spec.name, hostNamespace: spec.hostNamespace, server: plane.server, kubeconfig: plane.kubeconfig,
-      startedAt, readyAt, leading, components: plane.status(),
+      supervisorPid: process.pid, name: spec.name, hostNamespace: spec.hostNamespace, server: plane.server, apiserver: plane.apiserver, kubeconfig: plane.kubeconfig,
+      startedAt, readyAt, leading, metricsUrl, components: plane.status(),
     }),
     stop: async () => {
       await Promise.all(controllers.map((c) => c.stop()));
       stopElection.abort();
       await election;
+      await metrics.stop();
       await plugins.stop();
       await host.close();
       await virtual.close();

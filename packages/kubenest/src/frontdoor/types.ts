@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 
 /**
  * The contract between the front door's parts (issue 10): the authenticating proxy decides who
@@ -37,6 +38,12 @@ export interface FrontDoorRequest {
   res: ServerResponse;
   caller: Caller;
   info: RequestInfo;
+  /**
+   * Set for an upgrade request (exec, attach, port-forward over SPDY or WebSocket): the caller's
+   * raw socket and the bytes that came after its headers. `res` then writes onto that socket, for
+   * a refusal; a handler that takes the upgrade itself uses the socket.
+   */
+  upgrade?: { socket: Duplex; head: Buffer } | undefined;
 }
 
 /**

@@ -8,7 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import type { KubeObject } from '@kubenest/kube';
 import type { Values } from '../config/values.ts';
 import { isAlive } from '../controlplane/pids.ts';
-import { PluginHost, PluginRefusedError, pluginStatusFile } from './host.ts';
+import { pluginStatusFile } from './files.ts';
+import { PluginHost, PluginRefusedError } from './host.ts';
 
 const FAKE = fileURLToPath(new URL('./testdata/fake-plugin.ts', import.meta.url));
 
@@ -77,8 +78,8 @@ describe('PluginHost with stand-in plugins (process, handshake, chain, restart)'
     });
     await assert.rejects(host.mutate('UpdatePhysical', configMap('hang')), /plugin "strict" refused UpdatePhysical v1\/ConfigMap x\/hang: no answer within 1s/);
     await host.mutate('CreatePhysical', configMap('fine'));
-    // Calls, refusals and latency per plugin and hook type, served on loopback.
-    const metrics = await (await fetch(host.metricsUrl!)).text();
+    // Calls, refusals and latency per plugin and hook type (served by the syncer's endpoint).
+    const metrics = await host.metrics.registry.metrics();
     assert.match(metrics, /kubenest_plugin_hook_calls_total\{plugin="strict",type="CreatePhysical"\} 2/);
     assert.match(metrics, /kubenest_plugin_hook_refusals_total\{plugin="strict",type="CreatePhysical"\} 1/);
     assert.match(metrics, /kubenest_plugin_hook_refusals_total\{plugin="strict",type="UpdatePhysical"\} 1/);
@@ -145,6 +146,32 @@ describe('PluginHost with stand-in plugins (process, handshake, chain, restart)'
     await host.setLeader();
     const leaders = recorded('setLeader');
     assert.deepEqual(leaders.map((l) => Number(l.split(' ')[0])), [first, second.pid]);
+    await host.stop();
+  });
+
+  it('renews the host token before it expires: a fresh process with a fresh token, told SetLeader again', async () => {
+    rmSync(record, { force: true });
+    let minted = 0;
+    const host = await start({ renewed: { path: FAKE, config: { label: 'r', record } } }, {
+      // A token that lives 1.5 s: renewed at 80% of it (but not sooner than 1 s).
+      hostCredentials: () => Promise.resolve({ server: 'https://127.0.0.1:1', token: `token-${++minted}`, expiresAt: Date.now() + 1500 }),
+    });
+    await host.setLeader();
+    const first = host.status()[0]!.pid;
+    const deadline = Date.now() + 15_000;
+    let status = host.status()[0]!;
+    // Until the new process is running and has written down the SetLeader it was sent.
+    while ((status.state !== 'running' || status.pid === first || recorded('setLeader').length < 2) && Date.now() < deadline) {
+      await sleep(100);
+      status = host.status()[0]!;
+    }
+    assert.notEqual(status.pid, first, 'the plugin was restarted for a new token');
+    assert.ok(minted >= 2, `a new token was minted (${minted})`);
+    assert.match(status.lastError ?? '', /host token renewal/);
+    assert.equal(isAlive(first!), false);
+    assert.deepEqual(recorded('setLeader').slice(0, 2).map((l) => Number(l.split(' ')[0])), [first, status.pid]);
+    const out = await host.mutate('CreatePhysical', configMap('after-renewal'));
+    assert.equal(out.metadata?.labels?.['hooked-by-r'], 'yes');
     await host.stop();
   });
 

@@ -1,5 +1,4 @@
 import { cpSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -13,6 +12,7 @@ import { recordPids } from '../controlplane/pids.ts';
 import { freePort } from '../controlplane/ports.ts';
 import { pluginEntries, pluginExecutable, type PluginEntry } from './entries.ts';
 import { buildInitConfig, type MappingStoreEndpoint } from './init-config.ts';
+import { pluginPidsFile, pluginStatusFile } from './files.ts';
 import { goMerge } from './merge.ts';
 import { interceptorConflicts, parsePluginConfig, type PluginConfig } from './plugin-config.ts';
 import { PluginProcess, call } from './process.ts';
@@ -46,7 +46,8 @@ export interface PluginHostOptions {
    * The host credentials a plugin is given, asked at each (re)start of its process: its own
    * ServiceAccount's token (`rbac.ts`), never the syncer's credentials.
    */
-  hostCredentials: (plugin: string) => Promise<RestConfig>;
+  /** The plugin's host credentials; `expiresAt` (epoch ms) when its token expires, so it is renewed before. */
+  hostCredentials: (plugin: string) => Promise<RestConfig & { expiresAt?: number }>;
   virtualKubeconfigFile: string;
   mappingStore: MappingStoreEndpoint;
   /** The virtual cluster's data dir: `plugins/<name>/` working dirs, the socket dir, status. */
@@ -91,6 +92,18 @@ class Metrics {
     name: 'kubenest_plugin_hook_duration_seconds', help: 'Mutate round trip per plugin and hook type', labelNames: ['plugin', 'type'], registers: [this.registry],
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
   });
+  // The children per (plugin, type), so a hook call does not hash its labels three times.
+  private readonly children = new Map<string, { calls: Counter.Internal; refusals: Counter.Internal; latency: Histogram.Internal<'plugin' | 'type'> }>();
+
+  of(plugin: string, type: HookType): { calls: Counter.Internal; refusals: Counter.Internal; latency: Histogram.Internal<'plugin' | 'type'> } {
+    const key = `${plugin}\0${type}`;
+    let child = this.children.get(key);
+    if (!child) {
+      child = { calls: this.calls.labels(plugin, type), refusals: this.refusals.labels(plugin, type), latency: this.latency.labels(plugin, type) };
+      this.children.set(key, child);
+    }
+    return child;
+  }
 }
 
 /** One plugin: its process across restarts, its registered hooks, its state. */
@@ -108,9 +121,13 @@ class PluginRunner {
   private readonly host: PluginHost;
   private readonly executable: string;
   private readonly workingDir: string;
-  private readonly port: number;
+  /** Interceptor port handed to the plugin in InitConfig (it serves its interceptors there). */
+  readonly port: number;
   private restartTimer: NodeJS.Timeout | undefined;
+  private renewalTimer: NodeJS.Timeout | undefined;
   private restartDelay: number;
+  /** Why the current process is being ended on purpose (then its exit is not an error). */
+  private recycleReason: string | undefined;
 
   constructor(host: PluginHost, entry: PluginEntry, executable: string, workingDir: string, port: number, log: Logger) {
     this.host = host;
@@ -140,8 +157,10 @@ class PluginRunner {
     this.leaderSent = false;
     this.host.recordPids();
     try {
+      const { expiresAt, ...host } = await o.hostCredentials(this.entry.name);
+      this.scheduleRenewal(process, expiresAt);
       const init = buildInitConfig({
-        name: o.vclusterName, hostNamespace: o.hostNamespace, values: o.values, host: await o.hostCredentials(this.entry.name),
+        name: o.vclusterName, hostNamespace: o.hostNamespace, values: o.values, host,
         virtualKubeconfigFile: o.virtualKubeconfigFile, mappingStore: o.mappingStore, workingDir: this.workingDir, port: this.port,
       });
       this.log.info({ port: this.port, pid: process.pid }, 'handshake done; Initialize');
@@ -194,8 +213,29 @@ class PluginRunner {
     const process = this.process;
     if (!process) return;
     this.log.info({ reason }, 'restarting the plugin');
-    this.lastError = reason;
+    this.recycleReason = reason;
     await process.stop();
+  }
+
+  /**
+   * A plugin is handed its host token once, in InitConfig, and cannot be given another: the
+   * process is restarted with a fresh token at 80% of the token's lifetime (the host may have
+   * shortened it: `--service-account-max-token-expiration`).
+   */
+  private scheduleRenewal(process: PluginProcess, expiresAt: number | undefined): void {
+    clearTimeout(this.renewalTimer);
+    if (expiresAt === undefined) return;
+    const renewAt = Date.now() + Math.max(1000, 0.8 * (expiresAt - Date.now()));
+    const wait = (): void => {
+      // setTimeout takes at most about 24.8 days.
+      const left = renewAt - Date.now();
+      this.renewalTimer = setTimeout(() => {
+        if (left > 2 ** 31 - 1) wait();
+        else if (this.process === process) void this.recycle(`host token renewal (the token handed to the plugin expires at ${new Date(expiresAt).toISOString()})`);
+      }, Math.min(left, 2 ** 31 - 1));
+      this.renewalTimer.unref();
+    };
+    wait();
   }
 
   private onExit(process: PluginProcess, how: { code: number | null; signal: NodeJS.Signals | null }): void {
@@ -203,8 +243,10 @@ class PluginRunner {
     this.process = undefined;
     this.host.recordPids();
     if (this.host.stopping) return;
-    const why = `exited (${how.signal ? `signal ${how.signal}` : `exit code ${how.code}`})${process.recentLines.length ? `; last log: ${process.recentLines.at(-1)}` : ''}`;
-    if (!this.lastError?.startsWith('leadership')) this.lastError = why;
+    clearTimeout(this.renewalTimer);
+    const why = this.recycleReason ?? `exited (${how.signal ? `signal ${how.signal}` : `exit code ${how.code}`})${process.recentLines.length ? `; last log: ${process.recentLines.at(-1)}` : ''}`;
+    this.recycleReason = undefined;
+    this.lastError = why;
     this.state = 'restarting';
     this.log.warn({ restartInMs: this.restartDelay }, `plugin ${why}; restarting`);
     this.host.options.progress(`plugin ${this.entry.name} ${why}; restarting`);
@@ -237,6 +279,7 @@ class PluginRunner {
 
   async stop(): Promise<void> {
     clearTimeout(this.restartTimer);
+    clearTimeout(this.renewalTimer);
     this.state = 'stopped';
     await this.process?.stop();
     this.process = undefined;
@@ -270,9 +313,6 @@ export class PluginHost implements ObjectHooks {
   private readonly statusFile: string;
   private readonly loggers: { flush(): void }[] = [];
   private statusWrite: Promise<void> = Promise.resolve();
-  private metricsServer: Server | undefined;
-  /** Where the plugins' Prometheus metrics are served (loopback), once started. */
-  metricsUrl: string | undefined;
 
   private constructor(options: PluginHostOptions) {
     this.options = options;
@@ -304,7 +344,6 @@ export class PluginHost implements ObjectHooks {
       }
       const conflicts = interceptorConflicts(host.runners.map((r) => ({ name: r.entry.name, config: r.config })));
       if (conflicts.length > 0) throw new Error(conflicts.join('; '));
-      await host.serveMetrics();
     } catch (error) {
       await host.stop();
       throw error;
@@ -334,35 +373,41 @@ export class PluginHost implements ObjectHooks {
     const chain = this.runners.filter((r) => r.hooks(apiVersion, kind, type));
     if (chain.length === 0) return object;
     let json = JSON.stringify(object);
-    const what = `${type} ${apiVersion}/${kind} ${object.metadata?.namespace ? `${object.metadata.namespace}/` : ''}${object.metadata?.name ?? ''}`;
+    let mutated = false;
+    const what = (): string => `${type} ${apiVersion}/${kind} ${object.metadata?.namespace ? `${object.metadata.namespace}/` : ''}${object.metadata?.name ?? ''}`;
     for (const runner of chain) {
       const name = runner.entry.name;
-      const labels = { plugin: name, type };
-      this.metrics.calls.inc(labels);
-      const end = this.metrics.latency.startTimer(labels);
+      const metrics = this.metrics.of(name, type);
+      metrics.calls.inc();
+      const started = performance.now();
       try {
         const process = runner.process;
         if (!process || runner.state !== 'running') throw new Error(`plugin is not running (${runner.state}${runner.lastError ? `: ${runner.lastError}` : ''})`);
         const answer = await call(process.client.mutate.bind(process.client), { apiVersion, kind, object: json, type }, runner.entry.timeoutMs);
-        if (answer.mutated) json = answer.object;
+        if (answer.mutated) {
+          json = answer.object;
+          mutated = true;
+        }
       } catch (error) {
-        this.metrics.refusals.inc(labels);
+        metrics.refusals.inc();
         const message = describeCallError(error, runner.entry.timeoutMs);
         if (runner.entry.failurePolicy === 'Ignore') {
-          runner.log.warn({ hook: what }, `hook failed, ignored (failurePolicy Ignore): ${message}`);
+          runner.log.warn({ hook: what() }, `hook failed, ignored (failurePolicy Ignore): ${message}`);
           continue;
         }
-        runner.log.warn({ hook: what }, `hook refused: ${message}`);
-        throw new PluginRefusedError(name, `plugin "${name}" refused ${what}: ${message}`, apiVersion, kind);
+        runner.log.warn({ hook: what() }, `hook refused: ${message}`);
+        throw new PluginRefusedError(name, `plugin "${name}" refused ${what()}: ${message}`, apiVersion, kind);
       } finally {
-        end();
+        metrics.latency.observe((performance.now() - started) / 1000);
       }
     }
+    // No plugin changed it: the object as given (vCluster would decode its own JSON back to the same).
+    if (!mutated) return object;
     let result: unknown;
     try {
       result = JSON.parse(json);
     } catch (error) {
-      throw new PluginRefusedError(chain.at(-1)!.entry.name, `plugin "${chain.at(-1)!.entry.name}" returned invalid JSON for ${what}: ${(error as Error).message}`, apiVersion, kind);
+      throw new PluginRefusedError(chain.at(-1)!.entry.name, `plugin "${chain.at(-1)!.entry.name}" returned invalid JSON for ${what()}: ${(error as Error).message}`, apiVersion, kind);
     }
     return goMerge(object, result) as T;
   }
@@ -392,34 +437,17 @@ export class PluginHost implements ObjectHooks {
     return this.runners.map((r) => r.status());
   }
 
-  /** Serves `/metrics` on a loopback port; the URL is in `plugins/metrics.json` (`kubenest plugins` prints it). */
-  private async serveMetrics(): Promise<void> {
-    const server = createServer((request, response) => {
-      if (request.url !== '/metrics') {
-        response.writeHead(404).end('not found; try /metrics\n');
-        return;
-      }
-      void this.metrics.registry.metrics().then((text) => {
-        response.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text);
-      });
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    const address = server.address();
-    this.metricsServer = server;
-    this.metricsUrl = address && typeof address !== 'string' ? `http://127.0.0.1:${address.port}/metrics` : undefined;
-    await writeFileAtomic(pluginMetricsFile(this.options.dataDir), JSON.stringify({ url: this.metricsUrl }) + '\n', 0o600);
+  /** Each plugin's interceptor rules and port, in load order: what the front door's interceptors match on. */
+  interceptors(): { plugin: string; port: number; interceptors: PluginConfig['interceptors']; running: () => boolean; state: () => string }[] {
+    return this.runners.map((r) => ({
+      plugin: r.entry.name, port: r.port, interceptors: r.config.interceptors,
+      running: () => r.state === 'running' && r.process !== undefined,
+      state: () => `${r.state}${r.lastError ? `: ${r.lastError}` : ''}`,
+    }));
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    if (this.metricsServer) {
-      this.metricsServer.closeAllConnections();
-      await new Promise<void>((resolve) => this.metricsServer!.close(() => resolve()));
-      rmSync(pluginMetricsFile(this.options.dataDir), { force: true });
-    }
     await Promise.all(this.runners.map((r) => r.stop()));
     this.recordPids();
     rmSync(this.socketDir, { recursive: true, force: true });
@@ -450,17 +478,6 @@ export class PluginHost implements ObjectHooks {
   }
 }
 
-export function pluginStatusFile(dataDir: string): string {
-  return join(dataDir, 'plugins', 'status.json');
-}
-
-export function pluginMetricsFile(dataDir: string): string {
-  return join(dataDir, 'plugins', 'metrics.json');
-}
-
-export function pluginPidsFile(dataDir: string): string {
-  return join(dataDir, 'run', 'plugin-pids.json');
-}
 
 function describeHooks(config: PluginConfig): string {
   const hooks = config.clientHooks.map((h) => `${h.apiVersion}/${h.kind} ${h.types.join(',')}`);

@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { EventRecorder, type KubeClient } from '@kubenest/kube';
-import { NO_HOOKS, type ObjectHooks } from '@kubenest/sync';
 import type { Values } from '../config/values.ts';
 import { kineSocketPath } from '../controlplane/components.ts';
 import type { ClusterLayout } from '../controlplane/control-plane.ts';
@@ -10,31 +9,11 @@ import { ensureConfigSecret } from './init-config.ts';
 import { MappingStoreProxy } from './mapping-store.ts';
 import { ensurePluginAccess, pluginHostCredentials } from './rbac.ts';
 
-export { PluginHost, PluginRefusedError, pluginStatusFile, pluginPidsFile, type PluginStatus } from './host.ts';
+export { PluginHost, PluginRefusedError, type PluginStatus } from './host.ts';
+export { pluginStatusFile, pluginPidsFile } from './files.ts';
+export { NO_PLUGINS, type Plugins } from './plugins.ts';
+import { NO_PLUGINS, type Plugins } from './plugins.ts';
 export { pluginEntries, pluginEntryProblems, resolvePluginPaths, pluginExecutable, type PluginEntry } from './entries.ts';
-
-/** A virtual cluster's plugins as the syncer uses them. With no plugins, every call is a no-op. */
-export interface Plugins {
-  /** The chain the syncer's hooked clients run on every read and write. */
-  hooks: ObjectHooks;
-  /**
-   * A syncer's error for a virtual key: a plugin's refusal becomes a Warning event `PluginRefused`
-   * on the virtual object, naming the plugin and its message (the syncer retries with backoff).
-   */
-  reportError(virtualKey: string, error: unknown, virtual: KubeClient): void;
-  setLeader(): Promise<void>;
-  endTerm(): Promise<void>;
-  stop(): Promise<void>;
-  host?: PluginHost | undefined;
-}
-
-const NONE: Plugins = {
-  hooks: NO_HOOKS,
-  reportError: () => {},
-  setLeader: () => Promise.resolve(),
-  endTerm: () => Promise.resolve(),
-  stop: () => Promise.resolve(),
-};
 
 /**
  * Starts the plugins the values name (none: nothing runs): the host objects their start-up reads
@@ -43,7 +22,7 @@ const NONE: Plugins = {
 export async function startPlugins(o: {
   name: string; hostNamespace: string; values: Values; layout: ClusterLayout; host: KubeClient; progress: (line: string) => void;
 }): Promise<Plugins> {
-  if (pluginEntries(o.values).length === 0) return NONE;
+  if (pluginEntries(o.values).length === 0) return NO_PLUGINS;
   await ensureConfigSecret(o.host, o.name, o.hostNamespace, o.values);
   // Each plugin's own host ServiceAccount and rules (least privilege, ADR 22).
   for (const entry of pluginEntries(o.values)) await ensurePluginAccess(o.host, { vclusterName: o.name, hostNamespace: o.hostNamespace, entry });

@@ -6,7 +6,8 @@
  */
 export function goMerge(existing: unknown, result: unknown): unknown {
   if (result === null) return undefined;
-  if (!isMap(result) || !isMap(existing)) return structuredClone(result);
+  // `result` is fresh from JSON.parse and not shared: it is used as it is.
+  if (!isMap(result) || !isMap(existing)) return result;
   const out: Record<string, unknown> = { ...existing };
   for (const [key, value] of Object.entries(result)) {
     const merged = goMerge(existing[key], value);

@@ -301,6 +301,9 @@ export class PluginProcess {
         'grpc.max_receive_message_length': 2 ** 31 - 1, 'grpc.max_send_message_length': 2 ** 31 - 1,
         // ':authority' as go-plugin sends it.
         'grpc.default_authority': 'unused',
+        // Per-call bookkeeping a hook call does not need: channelz tracing, and retries (a hook
+        // call is not retried; a refusal goes back to the syncer, which retries the operation).
+        'grpc.enable_channelz': 0, 'grpc.enable_retries': 0,
       });
       const stdioClient = new stdio.GRPCStdioClient(target, grpc.credentials.createInsecure(), { channelOverride: client.getChannel() });
       const stream = stdioClient.streamStdio(ProtobufEmpty.create());

@@ -144,10 +144,10 @@ export async function ensurePluginAccess(host: KubeClient, o: { vclusterName: st
  * The host credentials a plugin is given: a bound token of its ServiceAccount (TokenRequest,
  * valid `PLUGIN_TOKEN_SECONDS`) with the host's address and CA; never the syncer's own credentials.
  */
-export async function pluginHostCredentials(host: KubeClient, o: { vclusterName: string; hostNamespace: string; plugin: string }): Promise<RestConfig> {
+export async function pluginHostCredentials(host: KubeClient, o: { vclusterName: string; hostNamespace: string; plugin: string }): Promise<RestConfig & { expiresAt?: number }> {
   const sa = pluginAccessNames(o.vclusterName, o.hostNamespace, o.plugin).namespaced;
   const path = `/api/v1/namespaces/${encodeURIComponent(o.hostNamespace)}/serviceaccounts/${encodeURIComponent(sa)}/token`;
-  let answer: { status?: { token?: string } };
+  let answer: { status?: { token?: string; expirationTimestamp?: string } };
   try {
     answer = await host.rest.request('POST', path, {
       body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: PLUGIN_TOKEN_SECONDS } },
@@ -158,7 +158,9 @@ export async function pluginHostCredentials(host: KubeClient, o: { vclusterName:
   const token = answer.status?.token;
   if (!token) throw new Error(`plugin "${o.plugin}": the host answered the TokenRequest for ${o.hostNamespace}/${sa} without a token`);
   const config = host.rest.config;
+  const expiresAt = answer.status?.expirationTimestamp ? Date.parse(answer.status.expirationTimestamp) : NaN;
   return {
+    ...(Number.isFinite(expiresAt) ? { expiresAt } : {}),
     server: config.server,
     ...(config.caData ? { caData: config.caData } : {}),
     ...(config.insecureSkipTlsVerify ? { insecureSkipTlsVerify: true } : {}),

@@ -1,4 +1,4 @@
-import { WorkQueue, isNotFound, objectKey, type KubeObject, type ResourceRef } from '@kubenest/kube';
+import { WorkQueue, isAlreadyExists, isNotFound, objectKey, type KubeObject, type ResourceRef } from '@kubenest/kube';
 import type { MetadataTranslator} from '../translate/metadata.ts';
 import { MARKER_LABEL, NAMESPACE_ANNOTATION, NAME_ANNOTATION, UID_ANNOTATION } from '../translate/metadata.ts';
 import type { NameTranslator } from '../translate/names.ts';
@@ -65,6 +65,12 @@ export interface Syncer<T extends KubeObject = KubeObject> {
    * For kinds the syncer itself recreates on the virtual side.
    */
   readonly keepHostOnUidChange?: boolean;
+  /**
+   * A host copy made ahead of its virtual object (the front door creates a Service on the host
+   * first, then the virtual one): the milliseconds it may still wait for its virtual object before
+   * it counts as left over and is deleted. Nothing, or 0 or less: delete it now.
+   */
+  awaitsVirtual?(host: T): number | undefined;
   /** Reconcile every virtual object this often, for decisions that depend on other objects. */
   readonly resyncMs?: number;
   /** Other virtual kinds whose changes requeue the object of the same namespace and name. */
@@ -125,6 +131,11 @@ export class SyncController<T extends KubeObject = KubeObject> {
    */
   private readonly recreated = new Map<string, { uid: string; until: number }>();
   private readonly onError: (key: string, error: unknown) => void;
+
+  /** The syncer's name (metrics, logs). */
+  get name(): string {
+    return this.syncer.name;
+  }
 
   constructor(ctx: SyncContext, syncer: Syncer<T>, options: { workers?: number; onError?: (key: string, error: unknown) => void } = {}) {
     this.ctx = ctx;
@@ -238,6 +249,13 @@ export class SyncController<T extends KubeObject = KubeObject> {
       }
       return;
     }
+    if (!virtual && host) {
+      const wait = this.syncer.awaitsVirtual?.(host) ?? 0;
+      if (wait > 0) {
+        this.queue.addAfter(key, Math.min(wait, 10_000));
+        return;
+      }
+    }
     if (!virtual || virtual.metadata?.deletionTimestamp || (this.syncer.wants && !(await this.syncer.wants(this.ctx, virtual)))) {
       this.lastSynced.delete(key);
       if (host) await this.deleteHost(host);
@@ -249,7 +267,18 @@ export class SyncController<T extends KubeObject = KubeObject> {
         await this.deleteVirtual(virtual, 0);
         return;
       }
-      const created = await this.ctx.host.resourceFor<T>(resource).create(await this.syncer.toHost(this.ctx, virtual));
+      let created: T;
+      try {
+        created = await this.ctx.host.resourceFor<T>(resource).create(await this.syncer.toHost(this.ctx, virtual));
+      } catch (error) {
+        // Made by someone else a moment ago (the front door, for a Service): ours, so the host
+        // informer brings it and this key back. Anything else there is an error to report.
+        if (!isAlreadyExists(error)) throw error;
+        const existing = await this.ctx.host.unhooked.resourceFor<T>(resource).get(target.name, target.namespace ? { namespace: target.namespace } : {});
+        if (!this.isManaged(existing)) throw error;
+        this.queue.addAfter(key, 1_000);
+        return;
+      }
       this.stats.created += 1;
       this.lastSynced.set(key, { virtual, host: created });
       return;

@@ -82,6 +82,11 @@ export class FromHostController<H extends KubeObject = KubeObject, V extends Kub
   private readonly onError: (key: string, error: unknown) => void;
   private running: Promise<void>[] = [];
 
+  /** The syncer's name (metrics, logs). */
+  get name(): string {
+    return this.syncer.name;
+  }
+
   constructor(ctx: SyncContext, syncer: FromHostSyncer<H, V>, options: { workers?: number; onError?: (key: string, error: unknown) => void } = {}) {
     this.ctx = ctx;
     this.syncer = syncer;

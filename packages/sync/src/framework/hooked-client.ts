@@ -67,7 +67,8 @@ export class HookedClient {
     const apiVersion = apiVersionOf(ref);
     const type = this.hookType(verb);
     if (!this.hooks.wants(apiVersion, ref.kind, type)) return object;
-    const typed = { ...structuredClone(object), apiVersion: object.apiVersion ?? apiVersion, kind: object.kind ?? ref.kind };
+    // The chain never changes the object it is given (it returns a new one), so no copy is made.
+    const typed = object.apiVersion && object.kind ? object : { ...object, apiVersion: object.apiVersion ?? apiVersion, kind: object.kind ?? ref.kind };
     return this.hooks.mutate(type, typed);
   }
 

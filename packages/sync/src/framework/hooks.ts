@@ -13,7 +13,8 @@ export type HookType = (typeof HOOK_TYPES)[number];
 /**
  * The plugins' hook chain as the hooked clients see it. `wants` is asked first so an object no
  * plugin hooks costs no serialisation; `mutate` returns the object to use instead, or throws to
- * refuse the operation (the error names the plugin).
+ * refuse the operation (the error names the plugin). `mutate` must not change the object it is
+ * given (cached objects are passed as they are, without a copy).
  */
 export interface ObjectHooks {
   wants(apiVersion: string, kind: string, type: HookType): boolean;

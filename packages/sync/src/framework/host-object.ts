@@ -6,16 +6,18 @@ import type { SyncContext, SyncEvent } from './controller.ts';
 const NOT_COPIED = new Set(['metadata', 'status']);
 
 /**
- * The host copy of a namespaced virtual object: every field but metadata and status as it is,
- * the translated name in the host namespace, translated labels with the markers, and the marker
- * annotations that tie it to its virtual original.
+ * The host copy of a virtual object: every field but metadata and status as it is, the
+ * translated name (in the host namespace; a cluster-scoped object, one without a namespace, named
+ * by hostNameCluster), translated labels with the markers, and the marker annotations that tie it
+ * to its virtual original.
  */
 export function hostCopy<T extends KubeObject>(ctx: SyncContext, virtual: T): T {
   const meta = virtual.metadata ?? {};
   const out: KubeObject = {};
   for (const [key, value] of Object.entries(virtual)) if (!NOT_COPIED.has(key)) out[key] = structuredClone(value);
-  const name = ctx.names.hostName(meta.name ?? '', meta.namespace ?? '');
-  const host: KubeObject = { ...out, metadata: { name, namespace: ctx.hostNamespace } };
+  const host: KubeObject = meta.namespace
+    ? { ...out, metadata: { name: ctx.names.hostName(meta.name ?? '', meta.namespace), namespace: ctx.hostNamespace } }
+    : { ...out, metadata: { name: ctx.names.hostNameCluster(meta.name ?? '') } };
   host.metadata!.labels = ctx.meta.hostLabels(meta.labels, undefined, meta.namespace ?? '', true);
   host.metadata!.annotations = ctx.meta.hostAnnotations(virtual, host);
   return host as T;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MetadataTranslator, NameTranslator, type SyncContext } from '@kubenest/sync';
-import { CLUSTER_IP_PASSAGE_NAME, SPEC_BEFORE_PASSAGE_ANNOTATION, clusterIpPassage, serviceSyncer, type Service } from './syncer.ts';
+import { BLOCK_DELETION_ANNOTATION, CLUSTER_IP_PASSAGE_NAME, SPEC_BEFORE_PASSAGE_ANNOTATION, clusterIpPassage, serviceAwaitsVirtual, serviceSyncer, type Service } from './syncer.ts';
 
 // Translation only: no client is touched.
 const ctx = { names: new NameTranslator('demo', 'vc-demo'), meta: new MetadataTranslator('demo', 'vc-demo'), vclusterName: 'demo', hostNamespace: 'vc-demo' } as unknown as SyncContext;
@@ -57,3 +57,30 @@ describe('clusterIpPassage', () => {
     assert.deepEqual(host.spec?.ports, [{ port: 80, targetPort: 8080, nodePort: undefined }]);
   });
 });
+
+describe('a host Service the front door made ahead of its virtual one', () => {
+  const marked = (createdAt: string): Service => ({
+    metadata: { name: 'web-x-default-x-demo', namespace: 'vc-demo', creationTimestamp: createdAt, annotations: { [BLOCK_DELETION_ANNOTATION]: 'true' } },
+    spec: { clusterIP: '10.96.7.7' },
+  });
+
+  it('waits up to two minutes from its creation for the virtual Service; unmarked, it does not wait', () => {
+    const now = Date.parse('2026-11-30T12:00:00Z');
+    assert.equal(serviceAwaitsVirtual(marked('2026-11-30T11:59:30Z'), now), 90_000);
+    assert.ok(serviceAwaitsVirtual(marked('2026-11-30T11:57:00Z'), now) <= 0);
+    assert.equal(serviceAwaitsVirtual({ ...marked('2026-11-30T11:59:30Z'), metadata: { creationTimestamp: '2026-11-30T11:59:30Z' } }, now), 0);
+  });
+
+  it('loses the mark at the first sync with its virtual Service, which already has its ClusterIP', async () => {
+    const host = { ...marked('2026-11-30T11:59:30Z'), spec: { ...hostCopySpec(), clusterIP: '10.96.7.7' } };
+    const virtual: Service = { ...nodePortService, spec: { ...nodePortService.spec, clusterIP: '10.96.7.7', clusterIPs: ['10.96.7.7'] } };
+    const result = await serviceSyncer().sync(ctx, { virtual, host, virtualOld: undefined, hostOld: undefined });
+    assert.equal(result.virtualSteps, undefined, 'no passage');
+    assert.ok(result.host);
+    assert.equal(result.host.metadata?.annotations?.[BLOCK_DELETION_ANNOTATION], undefined);
+  });
+});
+
+function hostCopySpec(): NonNullable<Service['spec']> {
+  return { type: 'NodePort', selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] };
+}

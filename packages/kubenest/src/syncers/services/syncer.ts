@@ -57,6 +57,23 @@ export function clusterIpPassage(virtual: Service, hostIp: string, hostIps: stri
   return [passing, arrived];
 }
 
+/**
+ * vCluster's mark on a host Service its API proxy created ahead of the virtual one: the syncer
+ * leaves it alone for a while (`SERVICE_AWAITS_VIRTUAL_MS`) even though it has no virtual Service
+ * yet, and removes the mark once both exist.
+ */
+export const BLOCK_DELETION_ANNOTATION = 'vcluster.loft.sh/block-deletion';
+/** How long a marked host Service waits for its virtual one (vCluster: 2 minutes). */
+export const SERVICE_AWAITS_VIRTUAL_MS = 120_000;
+
+/** What a host Service marked `block-deletion` may still wait for its virtual Service, in ms. */
+export function serviceAwaitsVirtual(host: Service, now = Date.now()): number {
+  if (host.metadata?.annotations?.[BLOCK_DELETION_ANNOTATION] !== 'true') return 0;
+  const stamp = host.metadata?.creationTimestamp;
+  const created = typeof stamp === 'string' ? Date.parse(stamp) : NaN;
+  return Number.isNaN(created) ? 0 : created + SERVICE_AWAITS_VIRTUAL_MS - now;
+}
+
 /** True while a virtual Service is between the two steps of `clusterIpPassage`. */
 function inPassage(virtual: Service): boolean {
   return virtual.metadata?.annotations?.[SPEC_BEFORE_PASSAGE_ANNOTATION] !== undefined;
@@ -75,6 +92,7 @@ export function serviceSyncer(): Syncer<Service> {
     name: 'service',
     resource: CORE['services']!,
     wants: (_ctx, virtual) => !(virtual.metadata?.namespace === 'default' && virtual.metadata?.name === 'kubernetes'),
+    awaitsVirtual: (host) => serviceAwaitsVirtual(host),
     toHost(ctx, virtual) {
       const host = hostCopy(ctx, virtual);
       const { [SPEC_BEFORE_PASSAGE_ANNOTATION]: stashed, ...annotations } = host.metadata?.annotations ?? {};
@@ -108,6 +126,12 @@ export function serviceSyncer(): Syncer<Service> {
       }
       const selector = hostSelector(ctx, virtual);
       if (!isDeepStrictEqual(selector, hSpec.selector)) { hSpec.selector = selector; hostChanged = true; }
+      if (host.metadata?.annotations?.[BLOCK_DELETION_ANNOTATION] !== undefined) {
+        // Both exist now: the front door's mark has done its work.
+        const { [BLOCK_DELETION_ANNOTATION]: _mark, ...rest } = host.metadata.annotations;
+        host.metadata.annotations = rest;
+        hostChanged = true;
+      }
       return { ...(virtualChanged ? { virtual } : {}), ...(hostChanged ? { host } : {}) };
     },
   };

@@ -1,0 +1,268 @@
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import { Agent, createServer, request as httpsRequest, type Server } from 'node:https';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { pipeline } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { bearerToken, callerFromCertificate, forwardedRequestHeaders, forwardedResponseHeaders, type TokenAuthenticator } from './authn.ts';
+import { parseRequestInfo, RequestInfoError } from './request-info.ts';
+import { UNAUTHORIZED, failure, rawStatusResponse, writeStatus } from './status.ts';
+import type { Caller, FrontDoorHandler, FrontDoorRequest } from './types.ts';
+
+/** Request headers larger than this are refused (431, a Status): Node's default is 16 KiB, Go's 1 MiB. */
+export const MAX_HEADER_BYTES = 64 * 1024;
+
+export interface FrontDoorOptions {
+  /** The loopback port to listen on; 0 for any free one. */
+  port: number;
+  /** The serving certificate and key (PEM), from the virtual cluster's CA. */
+  servingCert: Buffer;
+  servingKey: Buffer;
+  /** The CA whose client certificates are users (the virtual cluster's, the apiserver's `--client-ca-file`). */
+  clientCa: Buffer;
+  /** The virtual kube-apiserver, reached with the front-proxy client certificate. */
+  apiserver: { url: string; ca: Buffer; cert: Buffer; key: Buffer };
+  tokens: TokenAuthenticator;
+  handlers?: FrontDoorHandler[];
+  /** Failures worth a line in the log (an apiserver that cannot be reached, a handler that threw). */
+  log?: (line: string) => void;
+}
+
+/**
+ * The virtual cluster's front door: a TLS server on 127.0.0.1 that authenticates each request as
+ * the kube-apiserver would (client certificates of the virtual CA, bearer tokens by TokenReview,
+ * nobody anonymous), lets its handlers answer it, and otherwise forwards it to the virtual
+ * apiserver as an authenticating front proxy, streamed both ways, upgrades (exec, attach,
+ * port-forward over SPDY or WebSocket) included.
+ */
+export class FrontDoor {
+  readonly port: number;
+  private handlers: FrontDoorHandler[];
+  private readonly server: Server;
+  private readonly agent: Agent;
+  private readonly target: URL;
+  private readonly tokens: TokenAuthenticator;
+  private readonly log: (line: string) => void;
+  private readonly sockets = new Set<Duplex>();
+
+  private constructor(server: Server, port: number, options: FrontDoorOptions) {
+    this.server = server;
+    this.port = port;
+    this.handlers = options.handlers ?? [];
+    this.tokens = options.tokens;
+    this.log = options.log ?? (() => {});
+    this.target = new URL(options.apiserver.url);
+    this.agent = new Agent({
+      keepAlive: true, maxFreeSockets: 64, scheduling: 'lifo',
+      ca: options.apiserver.ca, cert: options.apiserver.cert, key: options.apiserver.key,
+    });
+  }
+
+  static async start(options: FrontDoorOptions): Promise<FrontDoor> {
+    const server = createServer({
+      cert: options.servingCert, key: options.servingKey, ca: options.clientCa,
+      // Asked for, checked per request: a caller without one may still bring a token.
+      requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2', ALPNProtocols: ['http/1.1'],
+      maxHeaderSize: MAX_HEADER_BYTES,
+      // Longer than Go's idle timeout (90 s), so a client never reuses a connection being closed.
+      keepAliveTimeout: 180_000,
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: '127.0.0.1', port: options.port, exclusive: true }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = server.address();
+    const door = new FrontDoor(server, typeof address === 'object' && address ? address.port : options.port, options);
+    door.serve();
+    return door;
+  }
+
+  get url(): string {
+    return `https://127.0.0.1:${this.port}`;
+  }
+
+  /** The handlers that may answer a request before it is forwarded, asked in this order. */
+  setHandlers(handlers: FrontDoorHandler[]): void {
+    this.handlers = [...handlers];
+  }
+
+  /** Stops listening and cuts every open connection (watches and upgraded streams too). */
+  async stop(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    this.server.closeAllConnections();
+    this.agent.destroy();
+    await closed;
+  }
+
+  private serve(): void {
+    this.server.on('secureConnection', (socket: TLSSocket) => this.track(socket));
+    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => { void this.onRequest(req, res); });
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // A response object on the raw socket, so that refusals and handlers answer as for any request.
+      const res = new ServerResponse(req);
+      res.assignSocket(socket as Socket);
+      res.shouldKeepAlive = false;
+      void this.onRequest(req, res, { socket, head });
+    });
+    // What Node's parser refuses (a header too large, a request line that is not HTTP) gets a Status.
+    const answered = new WeakSet<Duplex>();
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+      if (answered.has(socket)) return; // the parser reports the rest of a refused request again
+      answered.add(socket);
+      if (error.code === 'ECONNRESET' || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const status = error.code === 'HPE_HEADER_OVERFLOW'
+        ? failure(431, 'BadRequest', `request headers larger than ${MAX_HEADER_BYTES / 1024} KiB`)
+        : failure(400, 'BadRequest', `malformed HTTP request (${error.code ?? error.message})`);
+      // The answer, then a lingering close as Go's server does: reading what the client still sends
+      // for a moment, so that closing does not reset the connection before it reads the answer.
+      socket.write(rawStatusResponse(status));
+      socket.on('data', () => {});
+      socket.resume();
+      const linger = setTimeout(() => socket.destroy(), 1_000);
+      socket.once('close', () => clearTimeout(linger));
+      socket.end();
+    });
+  }
+
+  private track(socket: Duplex): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse, upgrade?: FrontDoorRequest['upgrade']): Promise<void> {
+    const problem = malformedTarget(req.url ?? '');
+    if (problem) {
+      writeStatus(res, failure(400, 'BadRequest', problem));
+      return;
+    }
+    let caller: Caller | undefined;
+    try {
+      caller = await this.authenticate(req);
+    } catch (error) {
+      this.log(`front door: could not check a bearer token: ${(error as Error).message}`);
+      res.setHeader('retry-after', '1');
+      writeStatus(res, failure(503, 'ServiceUnavailable', `could not check the bearer token with the virtual kube-apiserver: ${(error as Error).message}`));
+      return;
+    }
+    if (!caller) {
+      writeStatus(res, UNAUTHORIZED);
+      return;
+    }
+    let info: FrontDoorRequest['info'];
+    try {
+      info = parseRequestInfo(req.method ?? 'GET', req.url ?? '/');
+    } catch (error) {
+      if (!(error instanceof RequestInfoError)) throw error;
+      // As the apiserver's WithRequestInfo answers a path it cannot read.
+      writeStatus(res, failure(500, 'InternalError', `failed to create RequestInfo: ${error.message}`));
+      return;
+    }
+    const request: FrontDoorRequest = { req, res, caller, info, ...(upgrade ? { upgrade } : {}) };
+    for (const handler of this.handlers) {
+      try {
+        if (await handler.handle(request, this.forward)) return;
+      } catch (error) {
+        this.log(`front door: handler ${handler.name} failed on ${req.method} ${req.url}: ${(error as Error).message}`);
+        writeStatus(res, failure(500, 'InternalError', `${handler.name}: ${(error as Error).message}`));
+        return;
+      }
+    }
+    await this.forward(request);
+  }
+
+  /** Who is calling: a verified client certificate first, then a bearer token; undefined for nobody. */
+  private async authenticate(req: IncomingMessage): Promise<Caller | undefined> {
+    const socket = req.socket as TLSSocket;
+    if (socket.authorized) {
+      const caller = callerFromCertificate(socket.getPeerCertificate());
+      if (caller) return caller;
+    }
+    const token = bearerToken(req.headers);
+    return token === undefined ? undefined : this.tokens.authenticate(token);
+  }
+
+  /** See ForwardToApiserver. Resolves once the exchange is over (a watch: when either side ends it). */
+  readonly forward = (request: FrontDoorRequest, body?: Buffer): Promise<void> => new Promise<void>((resolve) => {
+    const { req, res, caller, upgrade } = request;
+    const headers = forwardedRequestHeaders(req.headers, caller, { upgrade: upgrade !== undefined });
+    if (body) headers['content-length'] = body.length;
+    const upstream = httpsRequest({
+      protocol: 'https:', host: this.target.hostname, port: this.target.port, method: req.method, path: req.url, headers, agent: this.agent,
+    });
+    upstream.on('socket', (socket) => socket.setNoDelay(true));
+    let done = false;
+    const finish = (): void => {
+      if (!done) resolve();
+      done = true;
+    };
+    upstream.on('response', (answer) => {
+      res.writeHead(answer.statusCode ?? 502, forwardedResponseHeaders(answer.headers));
+      // A watch's headers go out at once, before its first event.
+      res.flushHeaders();
+      pipeline(answer, res, () => finish());
+    });
+    upstream.on('upgrade', (answer, apiSocket, apiHead) => {
+      if (!upgrade) {
+        apiSocket.destroy();
+        return;
+      }
+      res.detachSocket(upgrade.socket as Socket);
+      this.track(apiSocket);
+      let head = `HTTP/1.1 ${answer.statusCode} ${answer.statusMessage}\r\n`;
+      for (let i = 0; i < answer.rawHeaders.length; i += 2) head += `${answer.rawHeaders[i]}: ${answer.rawHeaders[i + 1]}\r\n`;
+      upgrade.socket.write(head + '\r\n');
+      if (apiHead.length > 0) upgrade.socket.write(apiHead);
+      if (upgrade.head.length > 0) apiSocket.write(upgrade.head);
+      apiSocket.setNoDelay(true);
+      // Either side ending or failing ends both (plain pipes: an upgraded stream may be long-lived).
+      const end = (): void => {
+        apiSocket.destroy();
+        upgrade.socket.destroy();
+        finish();
+      };
+      for (const socket of [apiSocket, upgrade.socket]) {
+        socket.once('close', end);
+        socket.on('error', end);
+      }
+      apiSocket.pipe(upgrade.socket);
+      upgrade.socket.pipe(apiSocket);
+    });
+    upstream.on('error', (error) => {
+      if (!res.headersSent && !done) {
+        this.log(`front door: ${req.method} ${req.url}: the virtual kube-apiserver did not answer: ${error.message}`);
+        res.setHeader('retry-after', '1');
+        writeStatus(res, failure(503, 'ServiceUnavailable', `the virtual kube-apiserver is not reachable (${error.message}); it may be starting`));
+      } else {
+        res.destroy();
+      }
+      finish();
+    });
+    // The caller went away (a watch closed, say): so does the request to the apiserver.
+    res.on('close', () => {
+      if (!res.writableFinished && !upgrade) upstream.destroy();
+      if (!upgrade) finish();
+    });
+    if (upgrade) upstream.end();
+    else if (body) upstream.end(body);
+    else pipeline(req, upstream, () => {});
+  });
+}
+
+/** Why a request target cannot be a Kubernetes API path, or undefined when it can be. */
+export function malformedTarget(url: string): string | undefined {
+  if (!url.startsWith('/')) return `malformed request path "${url.slice(0, 200)}": it must start with "/"`;
+  const path = url.split('?')[0]!;
+  try {
+    decodeURIComponent(path);
+  } catch {
+    return `malformed request path "${path.slice(0, 200)}": invalid percent-encoding`;
+  }
+  return undefined;
+}
