@@ -118,6 +118,7 @@ describe('kubenest plugin build (the TypeScript hooks example)', () => {
     assert.deepEqual(status!.hooks, [
       { apiVersion: 'v1', kind: 'Pod', types: ['CreatePhysical', 'UpdatePhysical'] },
       { apiVersion: 'v1', kind: 'Service', types: ['CreatePhysical', 'GetVirtual'] },
+      { apiVersion: 'v1', kind: 'Secret', types: ['GetVirtual'] },
     ]);
     // The process is the single executable itself, not a node running a script.
     const cmdline = readFileSync(`/proc/${status!.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
