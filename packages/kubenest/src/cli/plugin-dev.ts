@@ -1,11 +1,14 @@
 /**
  * `kubenest plugin dev [DIR]`: the plugin from source in a local virtual cluster, restarted when a
  * file of it changes, its log streamed. The virtual cluster (`demo` unless --name) is made with the
- * plugin (`path:` its executable `plugin`, which runs plugin.ts) when missing, host included. A
- * change ends the plugin's process; the plugin host starts it again (after 200 ms, ADR 17) with the
- * new source: Initialize, GetPluginConfig, SetLeader, as after a crash.
+ * plugin when missing, host included. The plugin runs from an esbuild bundle of its entry
+ * (DIR/.kubenest/dev/plugin.mjs, with a source map), made again on each save: starting one bundled
+ * module takes Node a fraction of what loading the SDK's TypeScript files one by one takes. A save
+ * that does not bundle is reported and the plugin keeps running its last good build; one that does
+ * ends the plugin's process, and the plugin host starts it again (after 200 ms, ADR 17) on the new
+ * bundle: Initialize, GetPluginConfig, SetLeader, as after a crash (ADR 29).
  */
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,6 +19,7 @@ import { isDaemonRunning } from '../controlplane/daemon.ts';
 import { readSpec } from '../controlplane/virtual-cluster.ts';
 import { pluginStatusFile } from '../plugins/files.ts';
 import type { PluginStatus } from '../plugins/host.ts';
+import { PluginBuildError, bundlePlugin, pluginEntry } from '../plugins/build/index.ts';
 import { pluginProjectEntry } from '../plugins/build/scaffold.ts';
 import { defaultHostDir, startHostInBackground } from './host.ts';
 import { CliError, say } from './output.ts';
@@ -79,12 +83,43 @@ export function formatLogLine(line: string): string {
   }
 }
 
+/** A word for /bin/sh: single-quoted. */
+function shellWord(text: string): string {
+  return `'${text.replaceAll("'", "'\\''")}'`;
+}
+
+/** Bundles the plugin's entry into DIR/.kubenest/dev/plugin.mjs (written whole, then renamed into place). */
+async function rebundle(entry: string, bundleFile: string): Promise<void> {
+  const code = await bundlePlugin(entry, { forFile: true });
+  writeFileSync(`${bundleFile}.tmp`, code);
+  renameSync(`${bundleFile}.tmp`, bundleFile);
+}
+
 export async function pluginDev(options: DevOptions): Promise<void> {
   const dir = resolve(options.dir);
-  const executable = join(dir, 'plugin');
-  if (!existsSync(executable)) throw new CliError(`${executable} is missing: \`kubenest plugin dev\` runs the plugin's directory from source through its executable \`plugin\` (\`kubenest plugin init\` writes one that runs plugin.ts)`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CliError(`${dir} is not a directory; give the plugin project's directory`);
+  let entry: string;
+  try {
+    entry = pluginEntry(dir);
+  } catch (error) {
+    if (error instanceof PluginBuildError) throw new CliError(error.message);
+    throw error;
+  }
   const project = pluginProjectEntry(dir);
   const plugin = project.name;
+  // The executable the plugin host runs: Node on the current bundle.
+  const devDir = join(dir, '.kubenest', 'dev');
+  const bundleFile = join(devDir, 'plugin.mjs');
+  const executable = join(devDir, 'plugin');
+  mkdirSync(devDir, { recursive: true });
+  try {
+    await rebundle(entry, bundleFile);
+  } catch (error) {
+    if (error instanceof PluginBuildError) throw new CliError(error.message);
+    throw error;
+  }
+  writeFileSync(executable, `#!/bin/sh\n# kubenest plugin dev: ${entry}, bundled on each save\nexec ${shellWord(process.execPath)} --enable-source-maps ${shellWord(bundleFile)}\n`);
+  chmodSync(executable, 0o755);
   const binaries = await resolveBinaries({ binDir: options.binDir, progress: say });
   const hostDir = defaultHostDir();
   if (!isDaemonRunning(clusterLayout(hostDir))) await startHostInBackground(hostDir, binaries.dir, options.nodes, undefined, false);
@@ -92,21 +127,21 @@ export async function pluginDev(options: DevOptions): Promise<void> {
   const spec = readSpec(dataDir);
   const created = !spec;
   if (!spec) {
-    // plugin.yaml's entry (config, rbac), run from source: `path:` the executable itself, so the
-    // plugin host does not copy the project (node_modules, dist) at each start.
-    const entry: Record<string, unknown> = { ...project.entry, path: executable };
-    delete entry['image'];
+    // plugin.yaml's entry (config, rbac), run from the dev bundle: `path:` the executable itself, so
+    // the plugin host does not copy the project (node_modules, dist) at each start.
+    const values: Record<string, unknown> = { ...project.entry, path: executable };
+    delete values['image'];
     const tmp = mkdtempSync(join(tmpdir(), 'kn-dev-'));
     try {
-      writeFileSync(join(tmp, 'values.yaml'), stringify({ plugins: { [plugin]: entry } }));
+      writeFileSync(join(tmp, 'values.yaml'), stringify({ plugins: { [plugin]: values } }));
       say(`creating virtual cluster "${options.name}" with plugin ${plugin} from ${dir}`);
       await createVirtualCluster({ name: options.name, values: [join(tmp, 'values.yaml')], kubeconfig: clusterLayout(hostDir).kubeconfig, binDir: binaries.dir });
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
   } else {
-    const entry = (spec.values['plugins'] as Record<string, { path?: string }> | undefined)?.[plugin];
-    if (!entry || resolve(entry.path ?? '') !== executable) {
+    const configured = (spec.values['plugins'] as Record<string, { path?: string }> | undefined)?.[plugin];
+    if (!configured || resolve(configured.path ?? '') !== executable) {
       throw new CliError(`virtual cluster "${options.name}" exists without plugin "${plugin}" running ${executable}; pick another with --name NEW (made with the plugin), or \`kubenest delete ${options.name}\``);
     }
     if (!isRunning(options.name)) await startInBackground(options.name, binaries.dir);
@@ -128,13 +163,19 @@ export async function pluginDev(options: DevOptions): Promise<void> {
         again = false;
         const changedAt = performance.now();
         const old = readStatus(dataDir, plugin);
+        try {
+          await rebundle(entry, bundleFile);
+        } catch (error) {
+          say(`${file} changed, and ${(error as Error).message}\n  the plugin keeps running its last good build; fix the source and save again`);
+          continue;
+        }
         say(`${file} changed: restarting plugin ${plugin}`);
         if (old?.pid) {
           try { process.kill(old.pid, 'SIGTERM'); } catch { /* already gone */ }
         }
         try {
           status = await running(dataDir, plugin, old?.pid, 120_000);
-          say(`plugin ${plugin} restarted in ${Math.round(performance.now() - changedAt)} ms (pid ${status.pid}; change to running with its hooks registered)`);
+          say(`plugin ${plugin} restarted in ${Math.round(performance.now() - changedAt)} ms (pid ${status.pid}; change to bundled, restarted and running with its hooks registered)`);
         } catch (error) {
           say(`${(error as Error).message}; fix the source and save again`);
         }

@@ -116,7 +116,7 @@ export async function buildPlugin(options: BuildOptions): Promise<BuiltPlugin> {
 }
 
 /** esbuild: one ES module holding the plugin and every package it imports (Node's built-ins stay imports). */
-export async function bundlePlugin(entry: string): Promise<Buffer> {
+export async function bundlePlugin(entry: string, options: { forFile?: boolean } = {}): Promise<Buffer> {
   const esbuild = await import('esbuild');
   let result;
   try {
@@ -125,8 +125,10 @@ export async function bundlePlugin(entry: string): Promise<Buffer> {
       logLevel: 'silent', legalComments: 'none',
       // A few CommonJS packages call require(): give the module one. Inside the single executable
       // the module is loaded from memory, so the anchor is the executable, not import.meta.url.
-      banner: { js: "import { createRequire as __kubenestCreateRequire } from 'node:module'; const require = __kubenestCreateRequire(process.execPath);" },
-      footer: { js: `//# sourceURL=${basename(entry).replace(/\.[mc]?[tj]s$/, '')}.mjs` },
+      banner: { js: `import { createRequire as __kubenestCreateRequire } from 'node:module'; const require = __kubenestCreateRequire(${options.forFile ? 'import.meta.url' : 'process.execPath'});` },
+      // A bundle run as a file (plugin dev) maps its stack traces to the sources; one run from
+      // memory names itself, rather than as a data URL.
+      ...(options.forFile ? { sourcemap: 'inline' as const } : { footer: { js: `//# sourceURL=${basename(entry).replace(/\.[mc]?[tj]s$/, '')}.mjs` } }),
     });
   } catch (error) {
     const failure = error as { errors?: { text: string; location?: { file: string; line: number; column: number } | null }[] };

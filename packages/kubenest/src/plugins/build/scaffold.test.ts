@@ -9,7 +9,7 @@ import { pluginProjectEntry, scaffoldFiles } from './scaffold.ts';
 describe('scaffoldFiles', () => {
   it('writes a project named after the plugin: entry, launcher, plugin.yaml loading it, a test', () => {
     const files = scaffoldFiles('my-plugin');
-    assert.deepEqual(Object.keys(files).sort(), ['README.md', 'package.json', 'plugin', 'plugin.test.ts', 'plugin.ts', 'plugin.yaml', 'tsconfig.json']);
+    assert.deepEqual(Object.keys(files).sort(), ['.gitignore', 'README.md', 'package.json', 'plugin', 'plugin.test.ts', 'plugin.ts', 'plugin.yaml', 'tsconfig.json']);
     const pkg = JSON.parse(files['package.json']!) as { name: string; main: string; type: string };
     assert.deepEqual([pkg.name, pkg.main, pkg.type], ['my-plugin', 'plugin.ts', 'module']);
     assert.deepEqual(parse(files['plugin.yaml']!), { plugins: { 'my-plugin': { path: '.' } } });

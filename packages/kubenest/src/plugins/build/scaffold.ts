@@ -47,11 +47,12 @@ p.hook({ apiVersion: 'v1', kind: 'Service', createPhysical: touch, updatePhysica
 await p.start();
 `,
     plugin: `#!/bin/sh
-# Runs plugin.ts from source (Node >= 22.18 runs TypeScript as is): what \`kubenest plugin dev\` and the
-# tests start. \`kubenest plugin build\` makes the executable that needs no Node.
+# Runs plugin.ts from source (Node >= 22.18 runs TypeScript as is): what the tests start
+# (\`kubenest plugin dev\` runs a bundle of the same source instead, made again on each save). \`kubenest plugin build\` makes the executable that needs no Node.
 case "$0" in */*) here=$(cd "\${0%/*}" && pwd) ;; *) here=$(pwd) ;; esac
 exec "\${KUBENEST_NODE:-node}" "$here/plugin.ts"
 `,
+    '.gitignore': 'node_modules/\ndist/\n.kubenest/\n',
     'plugin.yaml': `# Load with: kubenest up -f plugin.yaml (or kubenest create NAME -f plugin.yaml)
 plugins:
   ${name}:
@@ -100,7 +101,7 @@ every Service gets the label \`${label}=yes\`. Made by \`kubenest plugin init ${
 | command | what it does |
 |---|---|
 | \`npm test\` (\`node --test\`) | \`plugin.test.ts\`: a local host cluster, a virtual cluster and this plugin from source, checked with kubectl |
-| \`kubenest plugin dev\` | runs the plugin from source against a local virtual cluster (\`demo\`, made if missing), restarts it when a file changes, prints its log |
+| \`kubenest plugin dev\` | runs the plugin from source (bundled into \`.kubenest/dev/\` on each save) against a local virtual cluster (\`demo\`, made if missing), restarts it when a file changes, prints its log |
 | \`kubenest plugin build\` | \`dist/plugin\`: one executable with Node inside; \`dist/portable/plugin\`: the same with its own C library, for Alpine |
 | \`kubenest plugin build . --image REGISTRY/${name}:TAG --push\` | an OCI image whose \`/plugin\` holds the build, as vCluster loads plugins |
 | \`kubenest up -f plugin.yaml\` | a local host and virtual cluster with this plugin |
