@@ -92,6 +92,20 @@ describe('kubenest plugin init, the scaffold\'s test, and plugin dev', () => {
       await eventually(async () => assert.equal(await hostLabel('after'), 'changed'), { timeoutMs: 120_000 });
     });
 
+    it('a save that does not bundle is reported, and the last good build keeps running and hooking', async () => {
+      const file = join(project, 'plugin.ts');
+      const good = readFileSync(file, 'utf8');
+      const before = (JSON.parse((await sandbox.cli('plugins', 'dev', '--json')).stdout) as { pid: number }[])[0]!.pid;
+      writeFileSync(file, `${good}\nconst broken = ;\n`);
+      await eventually(() => assert.match(stderr, /plugin\.ts changed, and bundling .*plugin\.ts failed:\n\s+.*plugin\.ts:\d+:\d+: Unexpected ";"\n\s+the plugin keeps running its last good build/), { timeoutMs: 30_000 });
+      const after = (JSON.parse((await sandbox.cli('plugins', 'dev', '--json')).stdout) as { pid: number; state: string }[])[0]!;
+      assert.deepEqual([after.pid, after.state], [before, 'running']);
+      assert.equal((await virtual('create', 'service', 'clusterip', 'broken', '--tcp=80:80')).code, 0);
+      await eventually(async () => assert.equal(await hostLabel('broken'), 'changed'), { timeoutMs: 120_000 });
+      writeFileSync(file, good);
+      await eventually(() => assert.ok((stderr.match(/restarted in \d+ ms/g)?.length ?? 0) >= 2, 'the good save restarts it'), { timeoutMs: 120_000 });
+    });
+
     it('Ctrl-C stops watching and leaves the cluster running', async () => {
       dev.kill('SIGINT');
       const code = await new Promise((resolve) => dev.once('exit', resolve));

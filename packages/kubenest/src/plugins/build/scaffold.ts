@@ -48,7 +48,8 @@ await p.start();
 `,
     plugin: `#!/bin/sh
 # Runs plugin.ts from source (Node >= 22.18 runs TypeScript as is): what the tests start
-# (\`kubenest plugin dev\` runs a bundle of the same source instead, made again on each save). \`kubenest plugin build\` makes the executable that needs no Node.
+# (\`kubenest plugin dev\` runs a bundle of the same source instead, made again on each save).
+# \`kubenest plugin build\` makes the executable that needs no Node.
 case "$0" in */*) here=$(cd "\${0%/*}" && pwd) ;; *) here=$(pwd) ;; esac
 exec "\${KUBENEST_NODE:-node}" "$here/plugin.ts"
 `,
