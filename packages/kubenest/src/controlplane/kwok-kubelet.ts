@@ -23,13 +23,17 @@ export interface KubeletSimulation {
   portForwards?: PortForwardRule[] | undefined;
 }
 
-/** What a simulated container "logs": the same lines for every container, saying what they are. */
-export function simulatedLogLines(): string {
+/**
+ * What a simulated container "logs": the same lines for every container, saying what they are,
+ * in the CRI log format a kubelet reads (`<RFC 3339 time> stdout F <line>`), stamped `now`.
+ */
+export function simulatedLogLines(now = new Date()): string {
+  const time = now.toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
   return [
     'kubenest local host: this container runs on a simulated node (kwok); no process runs, so every container shows these lines.',
     'kubenest local host: kubectl exec runs its command on this machine, outside any container (see "What the local host simulates").',
     'kubenest local host: kubectl port-forward reaches only the pod ports the host was started with a target for.',
-  ].join('\n') + '\n';
+  ].map((line) => `${time} stdout F ${line}\n`).join('');
 }
 
 /** kwok's --config documents for logs, exec, attach and port-forward (appended to the stages). */
