@@ -7,7 +7,7 @@ import { isNotFound, type KubeObject, type RestConfig } from '@kubenest/kube';
 import { MARKER_LABEL, type NameTranslator } from '@kubenest/sync';
 import { writeFileAtomic } from '../controlplane/files.ts';
 import { freePort } from '../controlplane/ports.ts';
-import { hostApiPath, parseKubeletPath, type KubeletRequest } from './paths.ts';
+import { hostApiPath, parseKubeletPath } from './paths.ts';
 
 /** The common name of the client certificate the virtual kube-apiserver presents to kubelets. */
 export const APISERVER_KUBELET_CLIENT_CN = 'kube-apiserver-kubelet-client';
@@ -114,7 +114,7 @@ export class KubeletEndpoint {
       if (isNotFound(error)) return missing('not found');
       return { status: 502, reason: 'BadGateway', message: `could not look the host pod ${hostNamespace}/${hostName} up: ${(error as Error).message}` };
     }
-    return { path: hostApiPath(parsed as KubeletRequest, hostNamespace, hostName) };
+    return { path: hostApiPath(parsed, hostNamespace, hostName) };
   }
 
   private async hostRequestOptions(path: string, method: string, headers: IncomingHttpHeaders): Promise<RequestOptions> {
@@ -222,7 +222,7 @@ function writeRaw(socket: Duplex, status: number, reason: string, headers: Recor
  * virtual nodes already point there), else on a free one, and records the port in `file`.
  */
 export async function startKubeletEndpoint(file: string, options: Omit<KubeletEndpointOptions, 'port'>): Promise<KubeletEndpoint> {
-  let previous = 0;
+  let previous: number;
   try {
     previous = Number((JSON.parse(readFileSync(file, 'utf8')) as { port?: unknown }).port) || 0;
   } catch {
