@@ -95,8 +95,9 @@ describe('logs, exec and port-forward on virtual pods', () => {
     const exec = await virtual('exec', pod, '--', 'echo', 'hi');
     assert.equal(exec.code, 0, exec.stderr);
     assert.equal(exec.stdout, 'hi\n');
-    const stdin = await run('kubectl', ['--kubeconfig', join(vcDir, 'kubeconfig'), 'exec', '-i', pod, '--', 'cat'], { input: 'through stdin\n' });
-    assert.equal(stdin.stdout, 'through stdin\n', stdin.stderr);
+    // stdin reaches the command, and its end ends the command (cat exits, and so does kubectl).
+    const stdin = await run('kubectl', ['--kubeconfig', join(vcDir, 'kubeconfig'), 'exec', '-i', pod, '--', 'cat'], { input: 'through stdin\n', timeoutMs: 60_000 });
+    assert.deepEqual([stdin.code, stdin.stdout], [0, 'through stdin\n'], stdin.stderr);
   });
 
   it('kubectl port-forward reaches what the pod port forwards to', async () => {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest, createServer, type RequestOptions, type Server } from 'node:https';
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { isNotFound, type KubeObject, type RestConfig } from '@kubenest/kube';
@@ -117,10 +117,11 @@ export class KubeletEndpoint {
     return { path: hostApiPath(parsed, hostNamespace, hostName) };
   }
 
-  private async hostRequestOptions(path: string, method: string, headers: IncomingHttpHeaders): Promise<RequestOptions> {
+  private async hostRequestOptions(path: string, method: string, headers: NodeJS.Dict<string[]>): Promise<RequestOptions> {
     const config = this.options.hostConfig;
     const server = new URL(config.server);
     const out: Record<string, string | string[]> = {};
+    // Each header line as it came: X-Stream-Protocol-Version lists the protocols one per line.
     for (const [name, value] of Object.entries(headers)) {
       // The caller's own credentials and addressing stay here; the host sees kubenest's.
       if (value === undefined || ['host', 'authorization', 'content-length', 'transfer-encoding'].includes(name)) continue;
@@ -148,7 +149,7 @@ export class KubeletEndpoint {
       req.resume();
       return;
     }
-    const upstream = httpsRequest(await this.hostRequestOptions(target.path, req.method ?? 'GET', req.headers));
+    const upstream = httpsRequest(await this.hostRequestOptions(target.path, req.method ?? 'GET', req.headersDistinct));
     upstream.on('response', (hostRes) => {
       res.writeHead(hostRes.statusCode ?? 502, hostRes.headers);
       res.flushHeaders();
@@ -171,7 +172,7 @@ export class KubeletEndpoint {
       writeRaw(socket, target.status, target.reason, { 'content-type': 'application/json' }, statusBody(target));
       return;
     }
-    const upstream = httpsRequest(await this.hostRequestOptions(target.path, req.method ?? 'GET', req.headers));
+    const upstream = httpsRequest(await this.hostRequestOptions(target.path, req.method ?? 'GET', req.headersDistinct));
     upstream.on('upgrade', (hostRes, hostSocket, hostHead) => {
       this.track(hostSocket);
       const lines = [`HTTP/1.1 ${hostRes.statusCode ?? 101} ${hostRes.statusMessage ?? 'Switching Protocols'}`];
