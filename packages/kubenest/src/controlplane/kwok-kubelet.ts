@@ -75,7 +75,7 @@ export class NodeKubeletForwarders {
     const forwarders = new NodeKubeletForwarders([]);
     try {
       for (const ip of nodeIps) {
-        const server = createServer((client) => forwarders.pipe(client, port));
+        const server = createServer({ allowHalfOpen: true }, (client) => forwarders.pipe(client, port));
         forwarders.servers.push(server);
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
@@ -90,14 +90,15 @@ export class NodeKubeletForwarders {
   }
 
   private pipe(client: Socket, port: number): void {
-    const kwok = createConnection({ host: '127.0.0.1', port });
+    // Half-open both ways: each side's end is passed on by pipe(), after what was written before it.
+    const kwok = createConnection({ host: '127.0.0.1', port, allowHalfOpen: true });
     for (const socket of [client, kwok]) {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
       socket.on('error', () => { client.destroy(); kwok.destroy(); });
     }
-    client.on('close', () => kwok.destroy());
-    kwok.on('close', () => client.destroy());
+    client.on('close', () => kwok.end());
+    kwok.on('close', () => client.end());
     client.pipe(kwok);
     kwok.pipe(client);
   }
