@@ -52,8 +52,19 @@ export class KubeletEndpoint {
       requestCert: true, rejectUnauthorized: false,
     });
     const endpoint = new KubeletEndpoint(server, options);
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => void endpoint.onRequest(req, res));
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void endpoint.onUpgrade(req, socket, head));
+    // A failure of one request (the host's credentials could not be had, say) answers that request only.
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      endpoint.onRequest(req, res).catch((error: unknown) => {
+        if (!res.headersSent) answer(res, { status: 500, reason: 'InternalError', message: `kubelet endpoint: ${(error as Error).message}` });
+        else res.destroy();
+      });
+    });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      endpoint.onUpgrade(req, socket, head).catch((error: unknown) => {
+        const a = { status: 500, reason: 'InternalError', message: `kubelet endpoint: ${(error as Error).message}` };
+        writeRaw(socket, a.status, 'Internal Server Error', { 'content-type': 'application/json' }, statusBody(a));
+      });
+    });
     server.on('connection', (socket: Duplex) => endpoint.track(socket));
     server.on('secureConnection', (socket: Duplex) => endpoint.track(socket));
     await new Promise<void>((resolve, reject) => {
