@@ -3,7 +3,7 @@
 // pod, whose node's kubelet is kwok's simulation on the local host.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -174,5 +174,22 @@ describe('logs, exec and port-forward on virtual pods', () => {
     const other = await ask('/stats/summary', apiserver);
     assert.equal(other.status, 404);
     assert.match(other.message, /only for \/containerLogs, \/exec, \/attach and \/portForward/);
+  });
+
+  // Last: it writes to the simulated containers' log file.
+  it('kubectl attach streams what the container writes from then on (on the local host: new lines of its log file)', async () => {
+    const attach = start('kubectl', ['--kubeconfig', join(vcDir, 'kubeconfig'), 'attach', pod, '-c', 'nginx']);
+    try {
+      await eventually(() => assert.match(attach.output(), /If you don't see a command prompt/), { timeoutMs: 60_000 });
+      // kwok's attach follows the file from its end, as an attach shows only what comes next; the
+      // line is written again until it shows, in case the first came before kwok began to follow.
+      await eventually(() => {
+        if (/written while attached/.test(attach.output())) return;
+        appendFileSync(join(host.dataDir, 'kwok', 'container.log'), `${new Date().toISOString().replace(/Z$/, '000000Z')} stdout F written while attached\n`);
+        assert.fail(`not yet: ${attach.output()}`);
+      }, { timeoutMs: 60_000, intervalMs: 1_000 });
+    } finally {
+      await attach.stop();
+    }
   });
 });
