@@ -14,7 +14,7 @@ export function workloadServiceAccountName(values: Values, vclusterName: string)
  * What running workloads needs once, before the syncers of any term: the host Service standing
  * for the virtual API, the host service account pods run as, and DNS in the virtual cluster.
  */
-export async function prepareWorkloads(ctx: SyncContext, values: Values, apiserverPort: number): Promise<WorkloadSetup> {
+export async function prepareWorkloads(ctx: SyncContext, values: Values, apiserverPort: number): Promise<Omit<WorkloadSetup, 'kubeletEndpoint'>> {
   await ensureVirtualClusterService(ctx.host, ctx.hostNamespace, ctx.vclusterName, apiserverPort);
   const hostServiceAccount = workloadServiceAccountName(values, ctx.vclusterName);
   try {
