@@ -23,6 +23,7 @@ describe('FrontDoor', () => {
   let ca: Buffer;
   let user: { cert: Buffer; key: Buffer };
   let streamsOpen = 0;
+  let upstreamConnections = 0;
   const seen: { method: string; url: string; headers: IncomingMessage['headers']; body: string; peer: string }[] = [];
 
   before(async () => {
@@ -57,6 +58,7 @@ describe('FrontDoor', () => {
       socket.pipe(socket); // echo
       void req;
     });
+    upstream.on('secureConnection', () => { upstreamConnections += 1; });
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     const port = (upstream.address() as { port: number }).port;
     door = await FrontDoor.start({
@@ -92,6 +94,13 @@ describe('FrontDoor', () => {
     assert.equal(got.headers['x-remote-user'], 'jane');
     assert.equal(got.headers['x-remote-group'], 'dev, system:authenticated');
     assert.equal(got.headers['authorization'], undefined);
+  });
+
+  it('keeps its connections to the apiserver alive: sequential requests reuse one', async () => {
+    await call('/api', user);
+    const before = upstreamConnections;
+    for (let i = 0; i < 20; i++) assert.equal((await call(`/api/v1/namespaces/a/configmaps/c${i}`, { method: i % 2 ? 'GET' : 'PUT', ...user }, i % 2 ? undefined : '{}')).status, 200);
+    assert.equal(upstreamConnections, before);
   });
 
   it('authenticates a bearer token by review; refuses anything else with 401', async () => {

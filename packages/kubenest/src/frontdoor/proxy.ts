@@ -195,8 +195,8 @@ export class FrontDoor {
     };
     upstream.on('response', (answer) => {
       res.writeHead(answer.statusCode ?? 502, forwardedResponseHeaders(answer.headers));
-      // A watch's headers go out at once, before its first event.
-      res.flushHeaders();
+      // A streamed answer's (a watch's) headers go out at once, before its first event.
+      if (answer.headers['content-length'] === undefined) res.flushHeaders();
       pipeline(answer, res, () => finish());
     });
     upstream.on('upgrade', (answer, apiSocket, apiHead) => {
