@@ -63,6 +63,10 @@ async function runFrontDoorChild(dataDir: string): Promise<void> {
   console.log(JSON.stringify({ port: door.port, rssBeforeMiB: mib(rssBefore), rssIdleMiB: mib(process.memoryUsage().rss) }));
   for await (const line of createInterface({ input: process.stdin })) {
     if (line === 'rss') console.log(JSON.stringify({ rssMiB: mib(process.memoryUsage().rss), maxRssMiB: round(process.resourceUsage().maxRSS / 1024, 1) }));
+    if (line === 'cpu') {
+      const { user, system } = process.cpuUsage();
+      console.log(JSON.stringify({ cpuMs: round((user + system) / 1000, 0) }));
+    }
   }
   await door.stop();
   await client.close();
@@ -109,6 +113,8 @@ async function main(): Promise<void> {
       results[`${kind}LatencyMs`] = { direct: d, through: th, p50Ratio: round(th.p50 / d.p50), p99Ratio: round(th.p99 / d.p99) };
     }
 
+    child.stdin.write('cpu\n');
+    const cpuBefore = (await nextLine())['cpuMs'] ?? 0;
     console.error(`${creates} creates per side at concurrency ${concurrency}, in alternating blocks, with a watch open each way`);
     const watches = [direct, through].map((t) => openWatch(t, '/api/v1/namespaces/creates/configmaps?watch=true&allowWatchBookmarks=false'));
     await Promise.all(watches.map((w) => w.ready));
@@ -133,11 +139,15 @@ async function main(): Promise<void> {
       }
     }
     const total = index;
+    child.stdin.write('cpu\n');
+    const cpuAfter = (await nextLine())['cpuMs'] ?? 0;
     const deadline = Date.now() + 120_000;
     while (watches.some((w) => w.events < total) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     for (const w of watches) w.close();
     results['createThroughput'] = {
       directPerSecond: round(creates / seconds.direct, 0), throughPerSecond: round(creates / seconds.through, 0), ratio: round(seconds.direct / seconds.through),
+      // The front door process's CPU per create it forwarded (its watch's events included).
+      frontDoorCpuMsPerCreate: round((cpuAfter - cpuBefore) / creates, 3),
     };
     const [wd, wt] = watches as [Watch, Watch];
     const rate = (w: Watch): number => w.events / ((w.lastEventAt - firstWrite) / 1000);
@@ -226,7 +236,7 @@ function printTable(r: Record<string, unknown>): void {
     '|---|---|---|---|',
     `| GET p50 / p99 (ms) | ${get.direct.p50} / ${get.direct.p99} | ${get.through.p50} / ${get.through.p99} | ${get.p50Ratio} / ${get.p99Ratio} |`,
     `| LIST ${String(r['listSize'])} p50 / p99 (ms) | ${list.direct.p50} / ${list.direct.p99} | ${list.through.p50} / ${list.through.p99} | ${list.p50Ratio} / ${list.p99Ratio} |`,
-    `| ${String(r['creates'])} creates (per s) | ${creates['directPerSecond']} | ${creates['throughPerSecond']} | ${creates['ratio']} (throughput) |`,
+    `| ${String(r['creates'])} creates (per s) | ${creates['directPerSecond']} | ${creates['throughPerSecond']} (front door CPU ${creates['frontDoorCpuMsPerCreate']} ms each) | ${creates['ratio']} (throughput) |`,
     `| watch events (per s) | ${watch['directEventsPerSecond']} | ${watch['throughEventsPerSecond']} | ${watch['ratio']} |`,
     `| front door process RSS (MiB) | before start ${rss['beforeStartMiB']} | idle ${rss['idleMiB']}, after the load ${rss['afterLoadMiB']}, peak ${rss['peakMiB']} | +${rss['addedIdleMiB']} idle |`,
   ].join('\n'));
