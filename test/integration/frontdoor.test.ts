@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -226,30 +227,47 @@ describe('front door: the authenticating proxy in front of the virtual apiserver
     assert.equal(after.status, 200);
   });
 
-  it('passes an upgrade request on and the apiserver\'s answer back as it is', async () => {
-    // The virtual apiserver refuses a watch over WebSocket (403): through the front door, the same.
-    // A 101 piped both ways is in frontdoor/proxy.test.ts; exec and port-forward need issue 10c's kubelet endpoint.
-    const upgrade = (server: string, credentials: RequestOptions): Promise<{ status: number; headers: IncomingMessage['headers'] }> => new Promise((resolve, reject) => {
-      const url = new URL(server);
-      const req = httpsRequest({
-        host: url.hostname, port: url.port, ca, ...credentials, path: '/api/v1/namespaces/default/configmaps?watch=true',
-        headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': Buffer.from('kubenest-frontdr').toString('base64') },
+  it('passes an upgrade through both ways: a watch over WebSocket (101), with a certificate or a subprotocol token', async () => {
+    // The apiserver serves a watch over WebSocket to a caller that sends an Origin (x/net/websocket's check).
+    const websocketWatch = (credentials: RequestOptions, protocol?: string): Promise<{ status: number; frames: () => string; socket?: Duplex }> =>
+      new Promise((resolve, reject) => {
+        const url = new URL(state.server);
+        const req = httpsRequest({
+          host: url.hostname, port: url.port, ca, ...credentials, path: '/api/v1/namespaces/default/configmaps?watch=true',
+          headers: {
+            connection: 'Upgrade', upgrade: 'websocket', origin: state.server, 'sec-websocket-version': '13',
+            'sec-websocket-key': Buffer.from('kubenest-frontdr').toString('base64'), ...(protocol ? { 'sec-websocket-protocol': protocol } : {}),
+          },
+        });
+        req.on('upgrade', (res, socket) => {
+          let seen = '';
+          socket.on('data', (chunk: Buffer) => { seen += chunk.toString('latin1'); });
+          resolve({ status: res.statusCode ?? 0, frames: () => seen, socket });
+        });
+        req.on('response', (res) => {
+          res.resume();
+          resolve({ status: res.statusCode ?? 0, frames: () => '' });
+        });
+        req.on('error', reject);
+        req.end();
       });
-      req.on('upgrade', (res, socket) => {
-        socket.destroy();
-        resolve({ status: res.statusCode ?? 0, headers: res.headers });
-      });
-      req.on('response', (res) => {
-        res.resume();
-        resolve({ status: res.statusCode ?? 0, headers: res.headers });
-      });
-      req.on('error', reject);
-      req.end();
-    });
-    const direct = await upgrade(state.apiserver, { cert: readFileSync(join(sandbox.vclustersDir, 'demo', 'pki', 'admin.crt')), key: readFileSync(join(sandbox.vclustersDir, 'demo', 'pki', 'admin.key')) });
-    const through = await upgrade(state.server, admin);
-    assert.equal(through.status, direct.status);
-    assert.equal((await upgrade(state.server, {})).status, 401, 'an upgrade without credentials is refused too');
+    const ws = await websocketWatch(admin);
+    assert.equal(ws.status, 101);
+    assert.equal((await vkubectl('create', 'configmap', 'over-websocket')).code, 0);
+    await eventually(() => assert.match(ws.frames(), /"type":"ADDED","object":\{"kind":"ConfigMap".*"name":"over-websocket"/), { timeoutMs: 20_000 });
+    // The other way: a close frame from the caller (masked, empty) reaches the apiserver, which ends the watch.
+    let closed = false;
+    ws.socket!.once('close', () => { closed = true; });
+    ws.socket!.write(Buffer.from([0x88, 0x80, 1, 2, 3, 4]));
+    await eventually(() => assert.ok(closed, 'the apiserver closed the stream after the close frame'), { timeoutMs: 20_000 });
+
+    assert.equal((await websocketWatch({})).status, 401, 'an upgrade without credentials is refused');
+    // A browser's WebSocket brings its token as a subprotocol.
+    const token = (await vkubectl('create', 'token', 'robot')).stdout.trim();
+    const withToken = await websocketWatch({}, `base64url.bearer.authorization.k8s.io.${Buffer.from(token).toString('base64url')}`);
+    assert.equal(withToken.status, 101);
+    withToken.socket?.destroy();
+    assert.equal((await websocketWatch({}, 'base64url.bearer.authorization.k8s.io.Z2FyYmFnZQ')).status, 401);
   });
 
   it('the daemon killed under a watch is started again by its keeper, and the informer resumes with no event lost', async () => {

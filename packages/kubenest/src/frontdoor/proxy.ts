@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { bearerToken, callerFromCertificate, forwardedRequestHeaders, forwardedResponseHeaders, type TokenAuthenticator } from './authn.ts';
+import { bearerToken, callerFromCertificate, websocketBearerToken, forwardedRequestHeaders, forwardedResponseHeaders, type TokenAuthenticator } from './authn.ts';
 import { requestInfo } from './request-info.ts';
 import { UNAUTHORIZED, failure, rawStatusResponse, writeStatus } from './status.ts';
 import type { Caller, FrontDoorHandler, FrontDoorRequest } from './types.ts';
@@ -175,7 +175,7 @@ export class FrontDoor {
       const caller = callerFromCertificate(socket.getPeerCertificate());
       if (caller) return caller;
     }
-    const token = bearerToken(req.headers);
+    const token = bearerToken(req.headers) ?? websocketBearerToken(req.headers);
     return token === undefined ? undefined : this.tokens.authenticate(token);
   }
 

@@ -22,5 +22,6 @@ describe('requestInfo (minimal)', () => {
     assert.equal(pick('GET', '/apis'), 'false|get||||||');
     assert.equal(pick('GET', '/apis/apps/v1'), 'false|get||||||');
     assert.equal(requestInfo('GET', '/version?x=1').path, '/version');
+    assert.equal(requestInfo('GET', '//evil.example/api/v1/pods').path, '//evil.example/api/v1/pods', 'a path, not a host');
   });
 });

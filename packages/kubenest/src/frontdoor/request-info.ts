@@ -5,7 +5,8 @@ import type { RequestInfo } from './types.ts';
  * `apis`): a minimal reading, replaced by issue 10b's full parser.
  */
 export function requestInfo(method: string, url: string): RequestInfo {
-  const parsed = new URL(url, 'https://front-door.invalid');
+  // Prefixed, not resolved against a base: a path starting with `//` stays a path, never a host.
+  const parsed = new URL(`https://front-door.invalid${url}`);
   const path = parsed.pathname;
   const nonResource: RequestInfo = {
     isResourceRequest: false, path, verb: method.toLowerCase(), apiPrefix: '', apiGroup: '', apiVersion: '',
