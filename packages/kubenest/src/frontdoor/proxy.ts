@@ -205,7 +205,7 @@ export class FrontDoor {
     let answer: Dispatcher.ResponseData;
     try {
       answer = await this.agent.request({
-        origin: this.target.origin, path: req.url ?? '/', method: (req.method ?? 'GET'),
+        origin: this.target.origin, path: req.url ?? '/', method: req.method ?? 'GET',
         headers: headers as Record<string, string | string[]>, body: body ?? (hasBody ? req : null), signal: abort.signal,
       });
     } catch (error) {
