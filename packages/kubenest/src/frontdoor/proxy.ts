@@ -1,4 +1,4 @@
-import { ServerResponse, type IncomingMessage } from 'node:http';
+import { ServerResponse, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, createServer, request as httpsRequest, type Server } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -60,7 +60,9 @@ export class FrontDoor {
     this.target = new URL(options.apiserver.url);
     const tls = { ca: options.apiserver.ca, cert: options.apiserver.cert, key: options.apiserver.key };
     // No timeouts of its own: a watch may be quiet for long; the caller's leaving ends a request.
-    this.agent = new Agent({ connect: tls, headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 30_000 });
+    // HTTP/1.1 only: over HTTP/2 undici joins a header's values into one (X-Remote-Group would be
+    // one group "a, b" to the apiserver).
+    this.agent = new Agent({ connect: tls, allowH2: false, headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 30_000 });
     this.upgradeAgent = new HttpsAgent({ ...tls, keepAlive: false });
   }
 
@@ -206,7 +208,7 @@ export class FrontDoor {
     try {
       answer = await this.agent.request({
         origin: this.target.origin, path: req.url ?? '/', method: req.method ?? 'GET',
-        headers: headers as Record<string, string | string[]>, body: body ?? (hasBody ? req : null), signal: abort.signal,
+        headers: headerLines(headers), body: body ?? (hasBody ? req : null), signal: abort.signal,
       });
     } catch (error) {
       res.off('close', onClose);
@@ -279,6 +281,20 @@ export class FrontDoor {
       upstream.end();
     });
   }
+}
+
+/**
+ * Headers as undici's flat list, one entry per line: a header with several values (X-Remote-Group)
+ * goes out as several lines, which the apiserver reads as several values (joined with commas they
+ * would be one group).
+ */
+function headerLines(headers: OutgoingHttpHeaders): string[] {
+  const lines: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) lines.push(name, String(one));
+  }
+  return lines;
 }
 
 /** Why a request target cannot be a Kubernetes API path, or undefined when it can be. */
