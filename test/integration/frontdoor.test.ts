@@ -130,7 +130,7 @@ describe('front door: the authenticating proxy in front of the virtual apiserver
     });
     try {
       informer.start();
-      await informer.waitForSync();
+      await informer.waitForSync(AbortSignal.timeout(120_000));
       const cms = kube.resourceFor(CORE['configmaps']!);
       await cms.create({ metadata: { name: 'informed', namespace: 'default' }, data: { v: '1' } });
       await cms.patch('informed', 'merge', { data: { v: '2' } }, { namespace: 'default' });
@@ -280,7 +280,7 @@ describe('front door: the authenticating proxy in front of the virtual apiserver
     const created: string[] = [];
     try {
       informer.start();
-      await informer.waitForSync();
+      await informer.waitForSync(AbortSignal.timeout(120_000));
       const killed = state.supervisorPid;
       let writing = true;
       const writer = (async () => {
