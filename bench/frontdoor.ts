@@ -142,7 +142,7 @@ async function main(): Promise<void> {
     child.stdin.write('cpu\n');
     const cpuAfter = (await nextLine())['cpuMs'] ?? 0;
     const deadline = Date.now() + 120_000;
-    while (watches.some((w) => w.events < total) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (watches.some((w) => w.events < total && !w.ended) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     for (const w of watches) w.close();
     results['createThroughput'] = {
       directPerSecond: round(creates / seconds.direct, 0), throughPerSecond: round(creates / seconds.through, 0), ratio: round(seconds.direct / seconds.through),
@@ -152,7 +152,7 @@ async function main(): Promise<void> {
     const [wd, wt] = watches as [Watch, Watch];
     const rate = (w: Watch): number => w.events / ((w.lastEventAt - firstWrite) / 1000);
     results['watchThroughput'] = {
-      events: total, directSeen: wd.events, throughSeen: wt.events,
+      events: total, directSeen: wd.events, throughSeen: wt.events, directEndedByServer: wd.ended, throughEndedByServer: wt.ended,
       directEventsPerSecond: round(rate(wd), 0), throughEventsPerSecond: round(rate(wt), 0), ratio: round(rate(wt) / rate(wd)),
       // How much later the last event came through the front door than directly.
       lastEventLagMs: round(wt.lastEventAt - wd.lastEventAt, 1),
@@ -196,11 +196,11 @@ async function timedCall(t: Target, method: string, path: string): Promise<numbe
   return ms;
 }
 
-interface Watch { ready: Promise<void>; events: number; lastEventAt: number; close(): void }
+interface Watch { ready: Promise<void>; events: number; lastEventAt: number; ended: boolean; close(): void }
 
 function openWatch(t: Target, path: string): Watch {
   const abort = new AbortController();
-  const watch: Watch = { ready: Promise.resolve(), events: 0, lastEventAt: 0, close: () => abort.abort() };
+  const watch: Watch = { ready: Promise.resolve(), events: 0, lastEventAt: 0, ended: false, close: () => abort.abort() };
   watch.ready = (async () => {
     const response = await request(`${t.url}${path}`, { dispatcher: t.agent, signal: abort.signal, headers: { accept: 'application/json' } });
     if (response.statusCode !== 200) throw new Error(`${t.name} watch: ${response.statusCode}`);
@@ -210,6 +210,8 @@ function openWatch(t: Target, path: string): Watch {
           for (const byte of chunk as Buffer) if (byte === 10) watch.events += 1;
           watch.lastEventAt = performance.now();
         }
+        // The server ended the watch before close(): the figures cover only what came before.
+        if (!abort.signal.aborted) watch.ended = true;
       } catch {
         // closed by close()
       }
