@@ -75,6 +75,9 @@ describe('front door: the authenticating proxy in front of the virtual apiserver
     const secret = await run('kubectl', ['--kubeconfig', join(sandbox.hostDir, 'kubeconfig'), '-n', 'vcluster-demo', 'get', 'secret', 'vc-demo', '-o', 'jsonpath={.data.config}']);
     assert.equal(secret.code, 0, secret.stderr);
     assert.match(Buffer.from(secret.stdout, 'base64').toString('utf8'), new RegExp(`server: ${state.server}`));
+    // What pods reach as kubernetes.default: the host Service's target port.
+    const target = await run('kubectl', ['--kubeconfig', join(sandbox.hostDir, 'kubeconfig'), '-n', 'vcluster-demo', 'get', 'service', 'demo', '-o', 'jsonpath={.spec.ports[0].targetPort}']);
+    assert.equal(target.stdout, new URL(state.server).port);
   });
 
   it('kubectl get, apply, apply --server-side and delete work through it, as the certificate\'s user', async () => {
@@ -95,7 +98,12 @@ describe('front door: the authenticating proxy in front of the virtual apiserver
     assert.equal((await vkubectl('get', 'configmap', 'applied', '-o', 'jsonpath={.data.k}')).stdout, 'v2');
     const managers = (await vkubectl('get', 'configmap', 'applied', '--show-managed-fields', '-o', 'jsonpath={.metadata.managedFields[*].manager}')).stdout;
     assert.match(managers, /kubectl/);
-    // Protobuf, as kubectl's own clients use for built-in kinds, and a chunked list.
+    // Protobuf passes as it is.
+    const proto = await call('/api/v1/namespaces/default/configmaps/applied', { ...admin, headers: { accept: 'application/vnd.kubernetes.protobuf' } });
+    assert.equal(proto.status, 200);
+    assert.equal(proto.headers['content-type'], 'application/vnd.kubernetes.protobuf');
+    assert.ok(proto.body.startsWith('k8s\u0000'), 'the protobuf envelope');
+    // A chunked list (limit and continue).
     const list = await vkubectl('get', 'configmaps', '-A', '--chunk-size=1', '-o', 'name');
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /configmap\/applied/);

@@ -109,13 +109,13 @@ export class FrontDoor {
 
   private serve(): void {
     this.server.on('secureConnection', (socket: TLSSocket) => this.track(socket));
-    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => { void this.onRequest(req, res); });
+    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => { void this.serveOne(req, res); });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // A response object on the raw socket, so that refusals and handlers answer as for any request.
       const res = new ServerResponse(req);
       res.assignSocket(socket as Socket);
       res.shouldKeepAlive = false;
-      void this.onRequest(req, res, { socket, head });
+      void this.serveOne(req, res, { socket, head });
     });
     // What Node's parser refuses (a header too large, a request line that is not HTTP) gets a Status.
     const answered = new WeakSet<Duplex>();
@@ -143,6 +143,16 @@ export class FrontDoor {
   private track(socket: Duplex): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  /** One request; a bug here answers 500 and is logged, never takes the daemon down. */
+  private async serveOne(req: IncomingMessage, res: ServerResponse, upgrade?: FrontDoorRequest['upgrade']): Promise<void> {
+    try {
+      await this.onRequest(req, res, upgrade);
+    } catch (error) {
+      this.log(`front door: ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
+      writeStatus(res, failure(500, 'InternalError', `the front door failed: ${(error as Error).message}`));
+    }
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse, upgrade?: FrontDoorRequest['upgrade']): Promise<void> {
