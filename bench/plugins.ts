@@ -5,6 +5,8 @@
 //   - mutate: the hook chain's round trip (`PluginHost.mutate`: JSON, gRPC over the unix socket, the
 //     plugin's hook, Go merge) p50/p99 for a Pod CreatePhysical against the Go plugin, and the same
 //     for a ConfigMap against the no-op plugin;
+//   - recovery: kill -9 of the Go plugin, --kills rounds, until its hook works again (restarted,
+//     handshaken, initialised: the issue's "within 5 s of the crash");
 //   - sync: N ConfigMaps already in the virtual cluster, from a syncer's start until all N are on
 //     the host, in the same control planes: without hooks (twice: before and after), with the no-op
 //     ConfigMap hook of a plugin process (--noop-plugin go: our Go test plugin kntest with
@@ -17,7 +19,7 @@
 //     TLS front and directly on kine's unix socket;
 //   - RSS of this process (the syncer runs in it) and of each plugin process.
 //
-//   ./bench/run plugins [--count 10000] [--concurrency 32] [--mutates 2000] [--starts 3] [--noop-plugin go|ts]
+//   ./bench/run plugins [--count 10000] [--concurrency 32] [--mutates 2000] [--starts 3] [--kills 5] [--noop-plugin go|ts]
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,6 +35,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     mutates: { type: 'string', default: '2000' },
     starts: { type: 'string', default: '3' },
+    kills: { type: 'string', default: '5' },
     // The no-op ConfigMap hook's plugin: our Go test plugin kntest (noop: true), or the TypeScript stand-in.
     'noop-plugin': { type: 'string', default: 'go' },
   },
@@ -41,6 +44,7 @@ const count = Number(values.count);
 const concurrency = Number(values.concurrency);
 const mutates = Number(values.mutates);
 const starts = Number(values.starts);
+const kills = Number(values.kills);
 const NAME = 'bench';
 const FAKE_PLUGIN = join(REPO_ROOT, 'packages/kubenest/src/plugins/testdata/fake-plugin.ts');
 
@@ -101,6 +105,29 @@ try {
   console.error(`mutate: ${mutates} Pod CreatePhysical round trips to the Go plugin`);
   results['goMutateMs'] = await roundTrips(goPlugins!.host!, (i) => pod(i), 'CreatePhysical');
   results['goPluginRssMiB'] = rssOfPlugins(goPlugins!);
+
+  // 2b. kill -9 of the Go plugin, --kills times: from the kill until its hook works again (goal 5 s).
+  const recoveryMs: number[] = [];
+  for (let round = 0; round < kills; round++) {
+    const host = goPlugins!.host!;
+    const pid = host.status()[0]!.pid!;
+    console.error(`kill ${round + 1}/${kills}: SIGKILL to the Go plugin (pid ${pid}), until its Pod hook works again`);
+    const killed = performance.now();
+    process.kill(pid, 'SIGKILL');
+    for (;;) {
+      try {
+        const out = await host.mutate('CreatePhysical', pod(round));
+        if (out.metadata?.labels?.['created-by-plugin'] === 'pod-hook' && host.status()[0]!.pid !== pid) break;
+      } catch {
+        // refused while it is down (failurePolicy Fail)
+      }
+      if (performance.now() - killed > 60_000) throw new Error('the Go plugin did not come back within 60 s');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    recoveryMs.push(performance.now() - killed);
+    // The restart backoff doubles per crash and is reset by a successful start: each round is a "first restart".
+  }
+  results['goPluginRecoveryMs'] = summary(recoveryMs);
   await goPlugins!.stop();
 
   // 3. The no-op ConfigMap hook of a plugin process: kntest (Go) or the TypeScript stand-in.
@@ -301,6 +328,8 @@ function printTable(r: Record<string, unknown>): void {
   row('Go plugin start, spawn -> Initialize returned', pct(start['spawnToInitializeReturned']!));
   row('Go plugin start, whole (+ GetPluginConfig, Secret, TLS front)', pct(start['wholeStart']!));
   row('Mutate round trip, Go plugin (Pod CreatePhysical)', pct(r['goMutateMs'] as Record<string, number>));
+  const recovery = r['goPluginRecoveryMs'] as Record<string, number>;
+  row('Go plugin kill -9 -> its hook works again (goal 5 s)', `${pct(recovery)}, max ${recovery['max']} ms`);
   row(`Mutate round trip, no-op plugin (ConfigMap; ${String(r['noopPlugin'])})`, pct(r['noopMutateMs'] as Record<string, number>));
   const m = r['mappingWriteMs'] as Record<string, Record<string, number>>;
   row('mapping write through the TLS front', pct(m['throughTlsFront']!));

@@ -42,12 +42,16 @@ describe('kubenest up (the main job)', () => {
     });
   });
 
-  it('kubectl logs on a virtual pod dials the node\'s loopback address, never a name', async () => {
+  it('kubectl logs and exec on a virtual pod (the README\'s first steps) reach the host pod by loopback addresses, never a name', async () => {
     const virtual = (...args: string[]) => run('kubectl', ['--kubeconfig', join(vclustersDir, 'demo', 'kubeconfig'), ...args]);
+    // The virtual apiserver dials kubenest's kubelet endpoint at 127.0.0.1, the host apiserver kwok
+    // at the node's 127.0.1.x (ADR 27); the last test checks that nothing resolved a name.
     const logs = await virtual('logs', 'deploy/web');
-    // No kubelet on the local host (yet): a refusal at the node's InternalIP, 127.0.1.x.
-    assert.notEqual(logs.code, 0);
-    assert.match(logs.stderr, /dial tcp 127\.0\.1\.\d+:10250: connect: connection refused/);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.match(logs.stdout, /^kubenest local host: this container runs on a simulated node \(kwok\)/);
+    const exec = await virtual('exec', 'deploy/web', '--', 'echo', 'hi');
+    assert.equal(exec.code, 0, exec.stderr);
+    assert.equal(exec.stdout, 'hi\n');
   });
 
   it('no process of kubenest resolved a name other than localhost', () => {

@@ -27,7 +27,7 @@ describe('node syncer', () => {
   });
 
   it('a fake node appears for a host node running one of our pods and goes when the pod goes', async () => {
-    const syncer = new NodeSyncer(env.ctx, { fromHost: false, kubeletVersion: 'v1.36.3' });
+    const syncer = new NodeSyncer(env.ctx, { fromHost: false, kubeletVersion: 'v1.36.3', kubeletEndpoint: { address: '127.0.0.1', port: 10250 } });
     syncers.push(syncer);
     await syncer.start();
     const pods = env.hostClient.resourceFor<KubeObject>(CORE['pods']!);
@@ -62,7 +62,7 @@ describe('node syncer', () => {
   });
 
   it('with fromHost.nodes and a label selector, only matching host nodes are mirrored, with their labels', async () => {
-    const syncer = new NodeSyncer(env.ctx, { fromHost: true, selectLabels: { zone: 'b' }, kubeletVersion: 'v1.36.3' });
+    const syncer = new NodeSyncer(env.ctx, { fromHost: true, selectLabels: { zone: 'b' }, kubeletVersion: 'v1.36.3', kubeletEndpoint: { address: '127.0.0.1', port: 10250 } });
     syncers.push(syncer);
     await syncer.start();
     await eventually(async () => assert.deepEqual(await virtualNodeNames(), ['host-b']));
@@ -88,7 +88,7 @@ describe('node syncer', () => {
   });
 
   it('with selector.all every host node is mirrored', async () => {
-    const syncer = new NodeSyncer(env.ctx, { fromHost: true, selectAll: true, kubeletVersion: 'v1.36.3' });
+    const syncer = new NodeSyncer(env.ctx, { fromHost: true, selectAll: true, kubeletVersion: 'v1.36.3', kubeletEndpoint: { address: '127.0.0.1', port: 10250 } });
     syncers.push(syncer);
     await syncer.start();
     await eventually(async () => assert.deepEqual(await virtualNodeNames(), ['host-a', 'host-b']));

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
-import { controller, grpc, health, pluginv2, ProtobufEmpty } from '@kubenest/plugin-proto';
+import { controller, grpc, health, pluginv2, ProtobufEmpty, stdio } from '@kubenest/plugin-proto';
 import { NOT_A_COMMAND } from './plugin.ts';
 
 const TEST_PLUGIN = new URL('./testdata/test-plugin.ts', import.meta.url).pathname;
@@ -163,8 +163,16 @@ describe('a plugin written with the SDK, on the wire', () => {
           return true;
         });
 
+        // The host's GRPCStdio stream, as go-plugin's client opens it: stdout comes over it from now on.
+        const stdioClient = new stdio.GRPCStdioClient(target, grpc.credentials.createInsecure(), { channelOverride: client.getChannel() });
+        const forwarded: stdio.StdioData[] = [];
+        const stdioStream = stdioClient.streamStdio(ProtobufEmpty.create());
+        stdioStream.on('data', (data: stdio.StdioData) => forwarded.push(data));
+        stdioStream.on('error', () => {});
+        await new Promise((resolve) => setTimeout(resolve, 200));
         await unary((cb) => client.setLeader({}, cb));
         await waitFor(() => stderrLines.some((l) => l.includes('"@message":"leader work ran"')));
+        await waitFor(() => forwarded.some((d) => d.channel === stdio.StdioData_Channel.STDOUT && Buffer.from(d.data).toString() === 'printed once leading\n'));
         const entries = stderrLines.map((l) => JSON.parse(l) as Record<string, unknown>);
         for (const entry of entries) {
           assert.ok(['info', 'warn', 'error'].includes(entry['@level'] as string), JSON.stringify(entry));

@@ -168,8 +168,15 @@ class Runtime {
         setTimeout(() => this.exit(0), 100);
       },
     } satisfies controller.GRPCControllerServer);
-    // Logs go to stderr as hclog JSON (which the host shows); the stream is held open, as go-plugin's is.
-    server.addService(stdio.GRPCStdioService, { streamStdio: () => {} } satisfies stdio.GRPCStdioServer);
+    // What the plugin prints on stdout after the handshake travels over GRPCStdio, as go-plugin
+    // sends a Go plugin's (the host logs it under the plugin's name); logs go to stderr as hclog JSON.
+    server.addService(stdio.GRPCStdioService, {
+      streamStdio: (call) => {
+        stdioStreams.add(call);
+        call.on('cancelled', () => stdioStreams.delete(call));
+        call.on('close', () => stdioStreams.delete(call));
+      },
+    } satisfies stdio.GRPCStdioServer);
     server.addService(broker.GRPCBrokerService, {
       startStream: (call) => {
         call.on('data', () => {});
@@ -422,11 +429,23 @@ function decodeInitConfig(text: string): InitConfig {
   };
 }
 
-/** After the handshake the host discards stdout: what a plugin prints there goes to the log instead. */
+/** The host's GRPCStdio streams (one per host connection; none before it connects). */
+const stdioStreams = new Set<grpc.ServerWritableStream<unknown, stdio.StdioData>>();
+
+/**
+ * After the handshake stdout belongs to the protocol: what a plugin prints there goes over
+ * GRPCStdio once the host has opened it, and to the log until then.
+ */
 function redirectStdout(log: Log): void {
   let pending = '';
   process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
-    pending += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    const data = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk);
+    if (stdioStreams.size > 0) {
+      for (const stream of stdioStreams) stream.write({ channel: stdio.StdioData_Channel.STDOUT, data });
+      (rest.find((r) => typeof r === 'function') as (() => void) | undefined)?.();
+      return true;
+    }
+    pending += data.toString('utf8');
     const lines = pending.split('\n');
     pending = lines.pop() ?? '';
     for (const line of lines) if (line.trim() !== '') log.info(line, { stream: 'stdout' });

@@ -67,13 +67,17 @@ export interface StartHostOptions {
   nodes?: number;
   /** Reuse a data dir (restart tests); default: a new temporary one. */
   dataDir?: string;
+  /** Pod ports a port-forward reaches, each at a port on 127.0.0.1 (see HostClusterOptions). */
+  portForwards?: { podPort: number; loopbackPort: number }[];
 }
 
 /** Starts a real local host cluster in this process; pair with `dispose()` in `after`. */
 export async function startHostCluster(options: StartHostOptions = {}): Promise<TestHostCluster> {
   const owned = options.dataDir ? undefined : tempDir('kn-host-');
   const dataDir = options.dataDir ?? owned!.path;
-  const cluster = await HostCluster.start({ dataDir, binaries: await testBinaries(), nodes: options.nodes ?? 1 });
+  const cluster = await HostCluster.start({
+    dataDir, binaries: await testBinaries(), nodes: options.nodes ?? 1, ...(options.portForwards ? { portForwards: options.portForwards } : {}),
+  });
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;

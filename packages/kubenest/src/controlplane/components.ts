@@ -124,6 +124,8 @@ export function controlPlanePkiLeaves(serviceCidr: string): LeafSpec[] {
     { name: 'loopback-serving', commonName: 'localhost', server: { dnsNames: ['localhost'], ips: ['127.0.0.1'] } },
     { name: 'admin', commonName: 'kubenest-admin', organizations: ['system:masters'], client: true },
     { name: 'controller-manager', commonName: 'system:kube-controller-manager', client: true },
+    // What the apiserver presents to kubelets (logs, exec, port-forward); a kubelet endpoint of ours lets only this name in.
+    { name: 'apiserver-kubelet-client', commonName: 'kube-apiserver-kubelet-client', client: true },
   ];
 }
 
@@ -158,6 +160,10 @@ export function apiserverArgs(options: {
     // Logs, exec and port-forward dial the node's kubelet: at its InternalIP (127.0.1.x here),
     // never at a Hostname, which would send a DNS query off the machine.
     '--kubelet-preferred-address-types=InternalIP',
+    // The kubelets answering there (kubenest's endpoint for a virtual cluster, kwok on the local
+    // host) hold serving certificates of this cluster's CA for those addresses: verified (ADR 27).
+    `--kubelet-certificate-authority=${pki.caCert}`,
+    `--kubelet-client-certificate=${pki.cert('apiserver-kubelet-client')}`, `--kubelet-client-key=${pki.key('apiserver-kubelet-client')}`,
     `--tls-cert-file=${pki.cert('apiserver')}`, `--tls-private-key-file=${pki.key('apiserver')}`,
     `--cert-dir=${join(options.dataDir, 'pki')}`,
     `--client-ca-file=${pki.caCert}`,

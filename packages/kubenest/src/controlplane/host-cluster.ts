@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
@@ -10,6 +11,7 @@ import {
 } from './components.ts';
 import { writeFileAtomic } from './files.ts';
 import { hostStagesConfig } from './host-stages.ts';
+import { NodeKubeletForwarders, kubeletSimulationConfig, nodeIp, simulatedLogLines, type PortForwardRule } from './kwok-kubelet.ts';
 import { writeKubeconfig } from './kubeconfig-file.ts';
 import { ensurePki, type LeafSpec, type PkiPaths } from './pki.ts';
 import { freePort } from './ports.ts';
@@ -32,6 +34,8 @@ export interface HostClusterOptions {
   progress?: (line: string) => void;
   /** Restart components that exit unexpectedly (the daemon does; tests that inject faults may not). */
   restartComponents?: boolean;
+  /** Pod ports a port-forward reaches, each at a port on 127.0.0.1 (kwok's simulation needs fixed targets); default none. */
+  portForwards?: PortForwardRule[];
 }
 
 /**
@@ -41,6 +45,7 @@ export interface HostClusterOptions {
 export class HostCluster extends RunningControlPlane {
   readonly nodeNames: string[];
   private provisioner: HostProvisioner | undefined;
+  private forwarders: NodeKubeletForwarders | undefined;
 
   private constructor(layout: ClusterLayout, supervisor: Supervisor, server: string, client: RestClient, nodeNames: string[]) {
     super(layout, supervisor, server, client);
@@ -56,8 +61,8 @@ export class HostCluster extends RunningControlPlane {
     }
     prepareDataDir(layout);
     const settings = await loadSettings(layout.settingsFile, options.apiserverPort);
-    const [kcmPort, schedulerPort, kwokPort] = [await freePort(), await freePort(), await freePort()];
-    const pki = await ensurePki(join(layout.dataDir, 'pki'), hostPkiLeaves());
+    const [kcmPort, schedulerPort] = [await freePort(), await freePort()];
+    const pki = await ensurePki(join(layout.dataDir, 'pki'), hostPkiLeaves(nodeCount));
     const server = `https://127.0.0.1:${settings.apiserverPort}`;
     await writeComponentKubeconfigs(layout, pki, server);
     const b = options.binaries;
@@ -70,7 +75,15 @@ export class HostCluster extends RunningControlPlane {
     const admin = loadKubeconfig(layout.kubeconfig);
     const client = new RestClient(admin);
     const probe = new Agent({ connect: { ca: readFileSync(pki.caCert) } });
-    await writeFileAtomic(join(layout.dataDir, 'kwok.yaml'), hostStagesConfig(b.kwokStages), 0o600);
+    const logsFile = join(layout.dataDir, 'kwok', 'container.log');
+    await writeFileAtomic(logsFile, simulatedLogLines(), 0o644);
+    const uid = process.getuid?.();
+    await writeFileAtomic(join(layout.dataDir, 'kwok.yaml'), hostStagesConfig(b.kwokStages) + '---\n' + kubeletSimulationConfig({
+      logsFile, portForwards: options.portForwards,
+      // kwok runs exec'd commands on this machine: never as root.
+      runAs: uid === 0 ? { uid: 65534, gid: 65534 } : undefined,
+    }), 0o600);
+    let forwarders: NodeKubeletForwarders | undefined;
 
     try {
       await startCoreComponents({
@@ -94,7 +107,17 @@ export class HostCluster extends RunningControlPlane {
       });
 
       await releaseNodeLeases(client);
-      progress('starting kwok (simulated nodes and pods)');
+      // kwok's port, free on 127.0.0.1 and on every node's address (another host's nodes share them).
+      let kwokPort = 0;
+      for (let attempt = 0; !forwarders; attempt++) {
+        kwokPort = await freePort();
+        try {
+          forwarders = await NodeKubeletForwarders.start(Array.from({ length: nodeCount }, (_, i) => nodeIp(i)), kwokPort);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 10) throw error;
+        }
+      }
+      progress('starting kwok (simulated nodes and pods, and their kubelet API)');
       await supervisor.start({
         name: 'kwok', command: b.path('kwok'), logFile: log('kwok'), restart,
         args: [
@@ -103,22 +126,27 @@ export class HostCluster extends RunningControlPlane {
           `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=fake`,
           `--cidr=${HOST_POD_CIDR}`, '--node-ip=127.0.0.1',
           '--node-lease-duration-seconds=40',
-          `--server-address=127.0.0.1:${kwokPort}`,
+          `--server-address=127.0.0.1:${kwokPort}`, `--node-port=${kwokPort}`,
+          `--tls-cert-file=${pki.cert('kwok-kubelet')}`, `--tls-private-key-file=${pki.key('kwok-kubelet')}`,
         ],
-        ready: async (signal) => (await request(`http://127.0.0.1:${kwokPort}/healthz`, { signal })
+        // Commands run through kwok's exec get kwok's environment: only what kwok needs, nothing of the user's.
+        ownEnvOnly: true, env: kwokEnvironment(),
+        ready: async (signal) => (await request(`https://127.0.0.1:${kwokPort}/healthz`, { signal, dispatcher: probe })
           .then(async (r) => { await r.body.dump(); return r.statusCode === 200; })),
       });
 
-      const nodeNames = await reconcileNodes(client, nodeCount);
+      const nodeNames = await reconcileNodes(client, nodeCount, kwokPort);
       progress(`waiting for ${nodeCount} node(s) to be Ready`);
       await waitForNodesReady(client, nodeNames, 90_000);
       await writeFileAtomic(layout.settingsFile, JSON.stringify(settings, null, 2) + '\n');
       const cluster = new HostCluster(layout, supervisor, server, client, nodeNames);
+      cluster.forwarders = forwarders;
       // No storage driver here: this process provisions volumes for the default class.
       cluster.provisioner = await startHostProvisioner({ kubeconfig: layout.kubeconfig, dataDir: layout.dataDir, progress });
       return cluster;
     } catch (error) {
       await supervisor.stop();
+      await forwarders?.stop();
       await client.close();
       throw error;
     } finally {
@@ -129,15 +157,21 @@ export class HostCluster extends RunningControlPlane {
   override async stop(): Promise<void> {
     await this.provisioner?.stop();
     await super.stop();
+    await this.forwarders?.stop();
   }
 
 }
 
 
 
-export function hostPkiLeaves(): LeafSpec[] {
+export function hostPkiLeaves(nodeCount = 1): LeafSpec[] {
   return [
     ...controlPlanePkiLeaves(HOST_SERVICE_CIDR),
+    // kwok's kubelet API, as the apiserver dials it at each node's InternalIP (verified: ADR 27).
+    {
+      name: 'kwok-kubelet', commonName: 'kubenest-kwok-kubelet',
+      server: { dnsNames: ['localhost'], ips: ['127.0.0.1', ...Array.from({ length: nodeCount }, (_, i) => nodeIp(i))] },
+    },
     { name: 'scheduler', commonName: 'system:kube-scheduler', client: true },
     // kwok writes node and pod status for every simulated node; it needs cluster-wide rights.
     { name: 'kwok', commonName: 'kubenest-kwok', organizations: ['system:masters'], client: true },
@@ -149,6 +183,14 @@ async function writeComponentKubeconfigs(layout: ClusterLayout, pki: PkiPaths, s
     await writeKubeconfig(kubeconfigFor(pki, name), { name: `kubenest-${name}`, server, caFile: pki.caCert, certFile: pki.cert(name), keyFile: pki.key(name) });
   }
   await writeKubeconfig(layout.kubeconfig, { name: 'kubenest-host', server, caFile: pki.caCert, certFile: pki.cert('admin'), keyFile: pki.key('admin') });
+}
+
+/** kwok's environment: what it and the commands it runs for exec need, none of the user's variables. */
+function kwokEnvironment(): Record<string, string> {
+  const env: Record<string, string> = { PATH: process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin', HOME: tmpdir(), LANG: 'C.UTF-8' };
+  // Tests record the names Go processes resolve (GODEBUG=netdns=go+2): kept.
+  if (process.env['GODEBUG']) env['GODEBUG'] = process.env['GODEBUG'];
+  return env;
 }
 
 function nodeObject(name: string, index: number): KubeObject {
@@ -164,7 +206,7 @@ function nodeObject(name: string, index: number): KubeObject {
       },
     },
     // Each node gets its own loopback address: distinct like real nodes, and never routable off the machine.
-    status: { addresses: [{ type: 'InternalIP', address: `127.0.1.${index + 1}` }, { type: 'Hostname', address: name }] },
+    status: { addresses: [{ type: 'InternalIP', address: nodeIp(index) }, { type: 'Hostname', address: name }] },
   };
 }
 
@@ -183,8 +225,11 @@ async function releaseNodeLeases(client: RestClient): Promise<void> {
   }
 }
 
-/** Creates kwok-node-0..N-1 where missing and removes simulated nodes beyond N. */
-async function reconcileNodes(client: RestClient, count: number): Promise<string[]> {
+/**
+ * Creates kwok-node-0..N-1 where missing, points each at this run's kubelet port (kwok's own
+ * stages write it only on a node's first start and heartbeats), and removes simulated nodes beyond N.
+ */
+async function reconcileNodes(client: RestClient, count: number, kubeletPort: number): Promise<string[]> {
   const wanted = Array.from({ length: count }, (_, i) => `${NODE_PREFIX}${i}`);
   for (const [index, name] of wanted.entries()) {
     try {
@@ -192,6 +237,9 @@ async function reconcileNodes(client: RestClient, count: number): Promise<string
     } catch (error) {
       if (!isAlreadyExists(error)) throw error;
     }
+    await client.request('PATCH', `/api/v1/nodes/${name}/status`, {
+      body: { status: { daemonEndpoints: { kubeletEndpoint: { Port: kubeletPort } } } }, contentType: 'application/merge-patch+json',
+    });
   }
   const list = await client.get<{ items: KubeObject[] }>('/api/v1/nodes', { query: { labelSelector: 'type=kwok' } });
   for (const node of list.items) {

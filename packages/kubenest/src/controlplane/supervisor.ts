@@ -10,6 +10,8 @@ export interface ComponentSpec {
   command: string;
   args: string[];
   env?: Record<string, string>;
+  /** Start with `env` only instead of this process's environment plus `env`. */
+  ownEnvOnly?: boolean;
   /** File that receives the component's stdout and stderr (appended). */
   logFile: string;
   /** Resolves true once the component serves; polled until `readyTimeoutMs`. */
@@ -109,7 +111,7 @@ export class Supervisor extends EventEmitter<{
       const [command, args] = tiedToParent(spec.command, spec.args);
       child = spawn(command, args, {
         stdio: ['ignore', fd, fd],
-        env: { ...process.env, ...spec.env },
+        env: spec.ownEnvOnly ? { ...spec.env } : { ...process.env, ...spec.env },
         detached: true,
       });
     } finally {

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { CORE, KubeClient, LeaderElector, isAlreadyExists, isNotFound, loadKubeconfig, loadRestConfig, type KubeObject } from '@kubenest/kube';
+import { CORE, KubeClient, LeaderElector, isAlreadyExists, isNotFound, loadKubeconfig, loadRestConfig, type KubeObject, type RestConfig } from '@kubenest/kube';
 import { HookedClient, MetadataTranslator, NameTranslator, NO_HOOKS, type ObjectHooks, type SyncContext } from '@kubenest/sync';
 import type { Values } from '../config/values.ts';
 import { buildSyncers, SyncerTerm, type Runnable } from '../syncers/registry.ts';
@@ -11,6 +11,8 @@ import { SyncerMetrics, type SyncerReport } from '../syncers/metrics.ts';
 import { subjectAccessReviewer } from '../frontdoor/authorize.ts';
 import { InterceptorHandler } from '../frontdoor/interceptors.ts';
 import { ServiceCreateHandler } from '../frontdoor/services.ts';
+import { startKubeletEndpoint, type KubeletEndpoint } from '../kubelet/endpoint.ts';
+import { pkiPaths } from './pki.ts';
 import { RBAC_REFS } from '../plugins/rbac.ts';
 import type { Binaries } from './binaries.ts';
 import { ControlPlaneError } from './components.ts';
@@ -84,11 +86,12 @@ export async function startVirtualCluster(
 ): Promise<{ plane: VirtualControlPlane; state: () => VirtualClusterState; stop: () => Promise<void> }> {
   const startedAt = new Date().toISOString();
   const plane = await VirtualControlPlane.start({ name: spec.name, dataDir, binaries, serviceCidr: spec.serviceCidr, progress, restartComponents: true });
-  const host = new KubeClient(loadRestConfig({ kubeconfig: spec.hostKubeconfig, context: spec.hostContext }), { qps: 200, burst: 400 });
+  const hostConfig = loadRestConfig({ kubeconfig: spec.hostKubeconfig, context: spec.hostContext });
+  const host = new KubeClient(hostConfig, { qps: 200, burst: 400 });
   // The syncers talk to the apiserver itself, as vCluster's syncer does (ADR 25).
   const virtual = new KubeClient(loadKubeconfig(plane.apiserverKubeconfig), { qps: 1000, burst: 2000 });
   try {
-    return await startSyncers(spec, plane, host, virtual, hooks, startedAt, progress);
+    return await startSyncers(spec, plane, host, hostConfig, virtual, hooks, startedAt, progress);
   } catch (error) {
     // A failure after the control plane started (the host refused a write, say) must not leave it running.
     await host.close();
@@ -99,17 +102,30 @@ export async function startVirtualCluster(
 }
 
 async function startSyncers(
-  spec: VirtualClusterSpec, plane: VirtualControlPlane, host: KubeClient, virtual: KubeClient, hooks: ObjectHooks, startedAt: string,
-  progress: (line: string) => void,
+  spec: VirtualClusterSpec, plane: VirtualControlPlane, host: KubeClient, hostConfig: RestConfig, virtual: KubeClient, hooks: ObjectHooks,
+  startedAt: string, progress: (line: string) => void,
 ): Promise<{ plane: VirtualControlPlane; state: () => VirtualClusterState; stop: () => Promise<void> }> {
   const names = new NameTranslator(spec.name, spec.hostNamespace);
   // The values' plugins start before the syncers (as in vCluster); their chain is the hooks then.
   // The plugin host (gRPC and all) is loaded only by a virtual cluster that has plugins (ADR 30).
   const plugins = pluginEntries(spec.values).length === 0 ? NO_PLUGINS
     : await (await import('../plugins/index.ts')).startPlugins({ name: spec.name, hostNamespace: spec.hostNamespace, values: spec.values, layout: plane.layout, host, progress });
+  const chain = plugins.host ? plugins.hooks : hooks;
+  const hostClient = new HookedClient('host', host, chain);
+  let kubelet: KubeletEndpoint | undefined;
   try {
-    return await startSyncersWith(plugins, plugins.host ? plugins.hooks : hooks, spec, plane, host, virtual, startedAt, progress, names);
+    // Every replica serves it, leading or not (the virtual apiserver's kubelet for every virtual node, ADR 27).
+    const pki = pkiPaths(join(plane.layout.dataDir, 'pki'));
+    kubelet = await startKubeletEndpoint(join(plane.layout.dataDir, 'kubelet-endpoint.json'), {
+      cert: readFileSync(pki.cert('loopback-serving')), key: readFileSync(pki.key('loopback-serving')), ca: readFileSync(pki.caCert),
+      hostConfig, names, getHostPod: (name, namespace) => hostClient.resourceFor<KubeObject>(CORE['pods']!).get(name, { namespace }),
+    });
+    progress(`${spec.name}: kubelet endpoint on https://127.0.0.1:${kubelet.port}`);
+    const running = await startSyncersWith(plugins, chain, spec, plane, host, virtual, startedAt, progress, names, kubelet.port);
+    const endpoint = kubelet;
+    return { ...running, stop: async () => { await running.stop(); await endpoint.stop(); } };
   } catch (error) {
+    await kubelet?.stop();
     await plugins.stop();
     throw error;
   }
@@ -117,7 +133,7 @@ async function startSyncers(
 
 async function startSyncersWith(
   plugins: Plugins, hooks: ObjectHooks, spec: VirtualClusterSpec, plane: VirtualControlPlane, host: KubeClient, virtual: KubeClient,
-  startedAt: string, progress: (line: string) => void, names: NameTranslator,
+  startedAt: string, progress: (line: string) => void, names: NameTranslator, kubeletPort: number,
 ): Promise<{ plane: VirtualControlPlane; state: () => VirtualClusterState; stop: () => Promise<void> }> {
   const ctx: SyncContext = {
     virtual: new HookedClient('virtual', virtual, hooks), host: new HookedClient('host', host, hooks),
@@ -133,7 +149,7 @@ async function startSyncersWith(
   ]);
 
   // Pods reach the front door as `kubernetes.default`.
-  const setup = await prepareWorkloads(ctx, spec.values, plane.frontDoor.port);
+  const setup = { ...await prepareWorkloads(ctx, spec.values, plane.frontDoor.port), kubeletEndpoint: { address: '127.0.0.1', port: kubeletPort } };
   // A new set of syncers for every leadership term: a lost term's queues and caches are gone.
   const buildControllers = (): { prerequisites: Runnable[]; controllers: Runnable[] } => {
     const term = new SyncerTerm(ctx, spec.values, setup, (name, key, error) => {

@@ -15,6 +15,7 @@ import { ingressSecretReferences, ingressSyncer, type Ingress } from './ingresse
 import { kubernetesServiceLoop } from './kubernetes-service/syncer.ts';
 import { networkPolicySyncer } from './networkpolicies/syncer.ts';
 import { NodeSyncer } from './nodes/syncer.ts';
+import type { KubeletAddress } from './nodes/translate.ts';
 import { persistentVolumeClaimSyncer } from './persistentvolumeclaims/syncer.ts';
 import { podDisruptionBudgetSyncer } from './poddisruptionbudgets/syncer.ts';
 import { podSyncer } from './pods/syncer.ts';
@@ -40,6 +41,8 @@ export interface WorkloadSetup {
   dns: boolean;
   /** The virtual apiserver's version, shown as the fake nodes' kubelet version. */
   kubeletVersion: string;
+  /** Where the virtual apiserver reaches every virtual node's kubelet: kubenest's endpoint (ADR 27). */
+  kubeletEndpoint: KubeletAddress;
 }
 
 /**
@@ -83,6 +86,7 @@ export class SyncerTerm {
         selectLabels: fromHost?.selector?.labels ?? {},
         clearImageStatus: fromHost?.clearImageStatus === true,
         kubeletVersion: this.setup.kubeletVersion,
+        kubeletEndpoint: this.setup.kubeletEndpoint,
       }, this.errors('node'));
     }
     return this.nodeSyncer;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // A plugin written with the SDK for plugin.test.ts: a config schema, a ConfigMap hook that refuses
-// names starting with "refuse", leader-only work, a console.log after the handshake, and with
+// names starting with "refuse", leader-only work (which prints), a console.log after the handshake, and with
 // prefix "bad-hook" a hook the SDK refuses, with "intercept" an interceptor.
 import { plugin, Type } from '../index.ts';
 
@@ -14,7 +14,11 @@ p.hook({
 });
 // A mistake of the plugin's author: refused by p.hook(), which ends the plugin.
 if (p.config.prefix === 'bad-hook') p.hook({ apiVersion: 'v1', kind: 'configmaps', createPhysical: () => {} });
-p.onLeader(() => p.log.info('leader work ran'));
+p.onLeader(() => {
+  p.log.info('leader work ran');
+  // Once the host has opened GRPCStdio, stdout travels over it.
+  console.log('printed once leading');
+});
 // With prefix "intercept", an interceptor answering every GET of a ConfigMap with one named by the prefix.
 if (p.config.prefix === 'intercept') {
   p.intercept({

@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { ApiError, CORE, type KubeObject } from '@kubenest/kube';
 import { MARKER_LABEL, ReconcileLoop, type HookedInformer, type SyncContext } from '@kubenest/sync';
 import {
-  FAKE_NODE_LABEL, ORIGINAL_TAINTS_ANNOTATION, desiredNodeSpec, fakeNode, fakeNodeConditions, sameTaints, type Node,
+  FAKE_NODE_LABEL, ORIGINAL_TAINTS_ANNOTATION, desiredNodeSpec, fakeNode, fakeNodeConditions, kubeletAt, sameTaints, type KubeletAddress, type Node,
 } from './translate.ts';
 
 export { FAKE_NODE_LABEL, fakeNode, type Node } from './translate.ts';
@@ -21,6 +21,8 @@ export interface NodeSyncOptions {
   clearImageStatus?: boolean;
   /** The version fake nodes report (the virtual cluster's). */
   kubeletVersion: string;
+  /** kubenest's kubelet endpoint: every virtual node's InternalIP and kubelet port (ADR 27). */
+  kubeletEndpoint: KubeletAddress;
 }
 
 /**
@@ -89,13 +91,12 @@ export class NodeSyncer {
     return this.virtualNodes.addHandlers({ onAdd: (node) => listener(node.metadata?.name ?? '') });
   }
 
-  private async neededByPods(name: string): Promise<{ needed: boolean; hostIp: string | undefined }> {
+  private async neededByPods(name: string): Promise<boolean> {
     const onNode = await this.hostPods.byIndex('node', name);
     const hostPods = onNode.filter((pod) => pod.metadata?.annotations?.[OWNER_SET_KIND_ANNOTATION] !== 'DaemonSet');
     const virtualPods = (await this.virtualPods.byIndex('node', name)).filter((pod) =>
       !((pod.metadata?.ownerReferences ?? []) as { kind?: string }[]).some((o) => o.kind === 'DaemonSet'));
-    const hostIp = onNode.map((pod) => pod.status?.hostIP).find(Boolean);
-    return { needed: hostPods.length > 0 || virtualPods.length > 0, hostIp };
+    return hostPods.length > 0 || virtualPods.length > 0;
   }
 
   private selected(node: Node): boolean {
@@ -109,7 +110,7 @@ export class NodeSyncer {
     if (!name) return;
     const nodes = this.ctx.virtual.resourceFor<Node>(CORE['nodes']!);
     const existing = await this.virtualNodes.get(name);
-    const { needed, hostIp } = await this.neededByPods(name);
+    const needed = await this.neededByPods(name);
     const hostNode = await this.hostNodes?.get(name);
     const wanted = this.options.fromHost ? hostNode !== undefined && (needed || this.selected(hostNode)) : needed;
     const ours = existing && (existing.metadata?.labels?.[FAKE_NODE_LABEL] === 'true' || existing.metadata?.labels?.[MARKER_LABEL] === this.ctx.vclusterName);
@@ -120,7 +121,7 @@ export class NodeSyncer {
       return;
     }
     const now = new Date().toISOString();
-    const desired = this.options.fromHost ? this.mirror(hostNode!) : fakeNode(name, hostIp, this.options.kubeletVersion, hostNode, now);
+    const desired = this.options.fromHost ? this.mirror(hostNode!) : fakeNode(name, this.options.kubeletEndpoint, this.options.kubeletVersion, hostNode, now);
     let current: Node;
     if (!existing) {
       // The apiserver adds `node.kubernetes.io/not-ready` to every new node; the spec step below lifts it.
@@ -145,13 +146,16 @@ export class NodeSyncer {
     }
 
     const status = this.options.fromHost || !existing ? desired.status
-      : { ...existing.status, addresses: desired.status?.addresses, conditions: fakeNodeConditions(hostNode, existing.status?.conditions, now) };
+      : {
+        ...existing.status, addresses: desired.status?.addresses, daemonEndpoints: desired.status?.['daemonEndpoints'],
+        conditions: fakeNodeConditions(hostNode, existing.status?.conditions, now),
+      };
     if (!existing || !isDeepStrictEqual(status, existing.status)) await nodes.updateStatus({ ...current, status });
   }
 
-  /** A host node as the virtual cluster sees it: same name, labels, taints and status. */
+  /** A host node as the virtual cluster sees it: same name, labels, taints and status, but its kubelet is kubenest's endpoint. */
   private mirror(host: Node): Node {
-    const status = structuredClone(host.status ?? {});
+    const status = kubeletAt(structuredClone(host.status ?? {}), this.options.kubeletEndpoint);
     if (this.options.clearImageStatus) status.images = [];
     return {
       apiVersion: 'v1', kind: 'Node',

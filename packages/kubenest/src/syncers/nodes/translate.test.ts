@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  ORIGINAL_TAINTS_ANNOTATION, desiredNodeSpec, fakeNode, fakeNodeConditions, fakeNodeTaints, mirroredTaints, readOriginalTaints,
-  writeOriginalTaints, type Node, type Taint,
+  ORIGINAL_TAINTS_ANNOTATION, desiredNodeSpec, fakeNode, fakeNodeConditions, fakeNodeTaints, kubeletAt, mirroredTaints, readOriginalTaints,
+  writeOriginalTaints, type KubeletAddress, type Node, type Taint,
 } from './translate.ts';
 
 const notReady: Taint = { key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' };
 const unreachable: Taint = { key: 'node.kubernetes.io/unreachable', effect: 'NoExecute', timeAdded: '2026-11-30T10:00:00Z' };
 const gpu: Taint = { key: 'gpu', value: 'true', effect: 'NoSchedule' };
+const kubelet: KubeletAddress = { address: '127.0.0.1', port: 40123 };
 const mine: Taint = { key: 'team', value: 'blue', effect: 'PreferNoSchedule' };
 
 function hostNode(taints: Taint[], ready = 'True'): Node {
@@ -81,9 +82,27 @@ describe('fake node conditions', () => {
   });
 
   it('a fake node made for a host node that is not ready says so from the start', () => {
-    const node = fakeNode('n1', '127.0.1.1', 'v1.36.3', hostNode([notReady, gpu], 'False'), now);
+    const node = fakeNode('n1', kubelet, 'v1.36.3', hostNode([notReady, gpu], 'False'), now);
     assert.deepEqual(node.spec?.taints, [notReady]);
     assert.equal(node.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'False');
-    assert.deepEqual(fakeNode('n1', undefined, 'v1.36.3', undefined, now).spec, {});
+    assert.deepEqual(fakeNode('n1', kubelet, 'v1.36.3', undefined, now).spec, {});
+  });
+
+  it('a fake node\'s kubelet is kubenest\'s endpoint: its only InternalIP and its kubelet port', () => {
+    const node = fakeNode('n1.example', kubelet, 'v1.36.3', undefined, now);
+    assert.deepEqual(node.status?.addresses, [
+      { type: 'InternalIP', address: '127.0.0.1' }, { type: 'Hostname', address: 'n1-example.nodes.vcluster.com' },
+    ]);
+    assert.deepEqual(node.status?.['daemonEndpoints'], { kubeletEndpoint: { Port: 40123 } });
+  });
+
+  it('a mirrored node\'s host InternalIPs give way to the endpoint; its other addresses stay', () => {
+    const status = kubeletAt({
+      addresses: [{ type: 'InternalIP', address: '10.0.0.5' }, { type: 'Hostname', address: 'n1' }, { type: 'InternalIP', address: '10.0.0.6' }],
+      daemonEndpoints: { kubeletEndpoint: { Port: 10250 } }, images: [],
+    }, kubelet);
+    assert.deepEqual(status.addresses, [{ type: 'InternalIP', address: '127.0.0.1' }, { type: 'Hostname', address: 'n1' }]);
+    assert.deepEqual(status['daemonEndpoints'], { kubeletEndpoint: { Port: 40123 } });
+    assert.deepEqual(status.images, []);
   });
 });

@@ -11,6 +11,19 @@ export type Node = KubeObject & {
   status?: { addresses?: Address[]; images?: unknown[]; conditions?: NodeCondition[]; [k: string]: unknown };
 };
 
+/** Where a virtual node's kubelet is reached: kubenest's kubelet endpoint of the virtual cluster (ADR 27). */
+export interface KubeletAddress { address: string; port: number }
+
+/**
+ * A virtual node's status with kubenest's kubelet endpoint as its only InternalIP (the virtual
+ * apiserver dials the first InternalIP, `--kubelet-preferred-address-types=InternalIP`) and its
+ * kubelet port. The host's own kubelet address is never dialled from the virtual cluster.
+ */
+export function kubeletAt<S extends NonNullable<Node['status']>>(status: S, kubelet: KubeletAddress): S {
+  const others = (status.addresses ?? []).filter((a) => a.type !== 'InternalIP');
+  return { ...status, addresses: [{ type: 'InternalIP', address: kubelet.address }, ...others], daemonEndpoints: { kubeletEndpoint: { Port: kubelet.port } } };
+}
+
 export const FAKE_NODE_LABEL = 'vcluster.loft.sh/fake-node';
 /** The host taints a mirrored node had last time, so one the host drops is dropped here too (vCluster's key and format). */
 export const ORIGINAL_TAINTS_ANNOTATION = 'vcluster.loft.sh/original-taints';
@@ -126,10 +139,10 @@ function fakeGuid(seed: string): string {
  * The virtual node vCluster shows for a host node it does not expose: roomy, with the host
  * node's state (conditions, state taints) when the host node can be read, else Ready.
  */
-export function fakeNode(name: string, internalIp: string | undefined, kubeletVersion: string, host?: Node, now = new Date().toISOString()): Node {
+export function fakeNode(name: string, kubelet: KubeletAddress, kubeletVersion: string, host?: Node, now = new Date().toISOString()): Node {
   const resources = { cpu: '16', memory: '32Gi', 'ephemeral-storage': '100Gi', pods: '110', 'hugepages-1Gi': '0', 'hugepages-2Mi': '0' };
+  // vCluster's name for the node's kubelet; never resolved here (the apiserver prefers InternalIP).
   const addresses: Address[] = [{ type: 'Hostname', address: `${name.replaceAll('.', '-')}.nodes.vcluster.com` }];
-  if (internalIp) addresses.push({ type: 'InternalIP', address: internalIp });
   const taints = fakeNodeTaints(host, []);
   return {
     apiVersion: 'v1', kind: 'Node',
@@ -142,17 +155,16 @@ export function fakeNode(name: string, internalIp: string | undefined, kubeletVe
       annotations: { 'node.alpha.kubernetes.io/ttl': '0', 'volumes.kubernetes.io/controller-managed-attach-detach': 'false' },
     },
     spec: taints.length > 0 ? { taints } : {},
-    status: {
+    status: kubeletAt({
       capacity: resources, allocatable: resources,
       conditions: fakeNodeConditions(host, undefined, now),
       addresses,
-      daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
       nodeInfo: {
         machineID: fakeGuid(`machine-${name}`), systemUUID: fakeGuid(`system-${name}`), bootID: fakeGuid(`boot-${name}`),
         kernelVersion: '6.0.0', osImage: 'Fake Kubernetes Image', containerRuntimeVersion: 'docker://20.10.0',
         kubeletVersion, kubeProxyVersion: kubeletVersion, operatingSystem: 'linux', architecture: arch(),
       },
-    },
+    }, kubelet),
   };
 }
 
