@@ -26,3 +26,5 @@ export type { Clock } from './clock.ts';
 export { BucketRateLimiter, ExponentialFailureRateLimiter, MaxOfRateLimiter, TokenBucket, defaultControllerRateLimiter } from './rate-limit.ts';
 export type { ItemRateLimiter } from './rate-limit.ts';
 export { WorkQueue } from './workqueue.ts';
+export { RequestInfoError, parseRequestInfo } from './request-info.ts';
+export type { RequestInfo } from './request-info.ts';

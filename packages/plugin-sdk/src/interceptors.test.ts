@@ -21,7 +21,10 @@ describe('requestInfo: the kube-apiserver\'s reading of a path', () => {
     assert.equal(pick('POST', '/apis/example.loft.sh/v1/namespaces/a/cars'), 'true|create|example.loft.sh|v1|a|cars||');
     assert.equal(pick('GET', '/api/v1/nodes/n1'), 'true|get||v1||nodes|n1|');
     assert.equal(pick('GET', '/healthz'), 'false|get||||||');
-    assert.equal(pick('GET', '/apis/apps/v1'), 'false|get|apps|v1||||');
+    // As the apiserver: a group's discovery path is not a resource request and names no group.
+    assert.equal(pick('GET', '/apis/apps/v1'), 'false|get||||||');
+    // A path the apiserver fails on (the front door answers it): read as a non-resource request.
+    assert.equal(pick('GET', '/api/v1/watch'), 'false|get||||||');
   });
 });
 

@@ -1,4 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { parseRequestInfo, RequestInfoError, type RequestInfo } from '@kubenest/kube';
+
+export type { RequestInfo };
 import type { KubeObject } from './hooks.ts';
 import type { Log } from './log.ts';
 
@@ -14,59 +17,21 @@ export interface InterceptorRule {
   verbs: string[];
 }
 
-/** What a request is about, parsed from its path as the kube-apiserver's RequestInfo does. */
-export interface RequestInfo {
-  isResourceRequest: boolean;
-  path: string;
-  /** get, list, watch, create, update, patch, delete, deletecollection (resource requests); the lower-case method otherwise. */
-  verb: string;
-  /** `''` for the core group. */
-  apiGroup: string;
-  apiVersion: string;
-  namespace: string;
-  resource: string;
-  subresource: string;
-  name: string;
-}
-
-const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize']);
-
-/** The kube-apiserver's request info for a method and URL (no auth, no discovery: path rules only). */
+/**
+ * What a request is about, as the kube-apiserver's RequestInfo reads it (the front door matched
+ * the interceptor's rules on the same reading).
+ */
 export function requestInfo(method: string, url: string): RequestInfo {
-  const parsed = new URL(url, 'http://plugin');
-  const path = parsed.pathname;
-  const info: RequestInfo = { isResourceRequest: false, path, verb: method.toLowerCase(), apiGroup: '', apiVersion: '', namespace: '', resource: '', subresource: '', name: '' };
-  let parts = path.split('/').filter(Boolean);
-  if (parts[0] === 'api' && parts.length >= 2) {
-    info.apiVersion = parts[1]!;
-    parts = parts.slice(2);
-  } else if (parts[0] === 'apis' && parts.length >= 3) {
-    info.apiGroup = parts[1]!;
-    info.apiVersion = parts[2]!;
-    parts = parts.slice(3);
-  } else {
-    return info;
+  try {
+    return parseRequestInfo(method, url);
+  } catch (error) {
+    if (!(error instanceof RequestInfoError)) throw error;
+    // A path the apiserver cannot read (the front door answers those itself, never forwards them).
+    return {
+      isResourceRequest: false, path: new URL(url, 'http://plugin').pathname, verb: method.toLowerCase(),
+      apiPrefix: '', apiGroup: '', apiVersion: '', namespace: '', resource: '', subresource: '', name: '',
+    };
   }
-  if (parts.length === 0) return info;
-  info.isResourceRequest = true;
-  let watch = false;
-  if (parts[0] === 'watch') {
-    watch = true;
-    parts = parts.slice(1);
-  }
-  if (parts[0] === 'namespaces' && parts.length > 1) {
-    info.namespace = parts[1]!;
-    // namespaces/NAME/status is the Namespace's own subresource; namespaces/NAME/pods/... is namespaced.
-    if (parts.length > 2 && !NAMESPACE_SUBRESOURCES.has(parts[2]!)) parts = parts.slice(2);
-  }
-  info.resource = parts[0] ?? '';
-  info.name = parts[1] ?? '';
-  info.subresource = parts[2] ?? '';
-  const named = info.name !== '';
-  const verbs: Record<string, string> = { POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: named ? 'delete' : 'deletecollection', GET: named ? 'get' : 'list', HEAD: named ? 'get' : 'list' };
-  info.verb = watch ? 'watch' : verbs[method.toUpperCase()] ?? method.toLowerCase();
-  if (info.verb === 'list' && ['true', '1'].includes(parsed.searchParams.get('watch') ?? '')) info.verb = 'watch';
-  return info;
 }
 
 /** The `reason`s of metav1.Status the kube-apiserver uses, with their HTTP codes. */

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { InterceptorRule } from '../plugins/plugin-config.ts';
 import type { Attributes, Authorizer } from './authorize.ts';
 import { InterceptorHandler, InterceptorTable, pluginRequestHeaders } from './interceptors.ts';
-import { parseRequestInfo } from './request-info.ts';
+import { parseRequestInfo } from '@kubenest/kube';
 import type { Caller } from './types.ts';
 
 function tableOf(rule: InterceptorRule): InterceptorTable {

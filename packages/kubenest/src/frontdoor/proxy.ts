@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
 import { bearerToken, callerFromCertificate, websocketBearerToken, forwardedRequestHeaders, forwardedResponseHeaders, type TokenAuthenticator } from './authn.ts';
-import { parseRequestInfo, RequestInfoError } from './request-info.ts';
+import { parseRequestInfo, RequestInfoError } from '@kubenest/kube';
 import { UNAUTHORIZED, failure, rawStatusResponse, writeStatus } from './status.ts';
 import type { Caller, FrontDoorHandler, FrontDoorRequest } from './types.ts';
 

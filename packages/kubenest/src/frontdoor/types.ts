@@ -1,4 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestInfo } from '@kubenest/kube';
+
+export type { RequestInfo };
 import type { Duplex } from 'node:stream';
 
 /**
@@ -13,23 +16,6 @@ export interface Caller {
   groups: string[];
   uid?: string | undefined;
   extra: Record<string, string[]>;
-}
-
-/** The apiserver's RequestInfo: what a request is about, parsed from method, path and query. */
-export interface RequestInfo {
-  isResourceRequest: boolean;
-  /** The URL path without the query. */
-  path: string;
-  /** get, list, watch, create, update, patch, delete, deletecollection, proxy (resource requests); the lower-case HTTP method otherwise. */
-  verb: string;
-  apiPrefix: string;
-  /** `''` for the core group. */
-  apiGroup: string;
-  apiVersion: string;
-  namespace: string;
-  resource: string;
-  subresource: string;
-  name: string;
 }
 
 /** A request the proxy has authenticated and parsed. */

@@ -1,10 +1,26 @@
-import type { RequestInfo } from './types.ts';
 
 /**
  * The kube-apiserver's RequestInfo (its `RequestInfoFactory` with the prefixes `api` and `apis`,
  * `api` without a group): what a request is about, from its method, path and query alone. Plugin
  * interceptors and authorisation are decided on it, so it must agree with the apiserver's own.
  */
+
+/** The apiserver's RequestInfo: what a request is about, parsed from method, path and query. */
+export interface RequestInfo {
+  isResourceRequest: boolean;
+  /** The URL path without the query. */
+  path: string;
+  /** get, list, watch, create, update, patch, delete, deletecollection, proxy (resource requests); the lower-case HTTP method otherwise. */
+  verb: string;
+  apiPrefix: string;
+  /** `''` for the core group. */
+  apiGroup: string;
+  apiVersion: string;
+  namespace: string;
+  resource: string;
+  subresource: string;
+  name: string;
+}
 
 /** Verbs that may come as the first path segment after the version: `/api/v1/watch/pods`. */
 const SPECIAL_VERBS = new Set(['proxy', 'watch']);
