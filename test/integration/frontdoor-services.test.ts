@@ -20,6 +20,8 @@ describe('front door: Services in one request', () => {
   let sandbox: CliSandbox;
   let kubeconfig: string;
   let client: KubeClient;
+  /** Ends the test's watch, whatever the test's outcome (an open watch would hold the client open). */
+  const watching = new AbortController();
   const vkubectl = (...args: string[]) => run('kubectl', ['--kubeconfig', kubeconfig, ...args]);
   const hkubectl = (...args: string[]) => run('kubectl', ['--kubeconfig', join(sandbox.hostDir, 'kubeconfig'), '-n', 'vcluster-demo', ...args]);
 
@@ -31,6 +33,7 @@ describe('front door: Services in one request', () => {
     client = new KubeClient(loadKubeconfig(kubeconfig));
   });
   after(async () => {
+    watching.abort();
     await client?.close();
     await sandbox?.dispose(['demo']);
   });
@@ -39,7 +42,6 @@ describe('front door: Services in one request', () => {
     assert.equal((await vkubectl('create', 'namespace', 'fd')).code, 0);
     // Every change any Service in the namespace goes through, from before the first is created.
     const events: { type: string; object: Service }[] = [];
-    const watching = new AbortController();
     const stream = await client.rest.stream('/api/v1/namespaces/fd/services', { query: { watch: true, allowWatchBookmarks: false }, signal: watching.signal });
     let pending = '';
     stream.on('data', (chunk: Buffer) => {
@@ -53,10 +55,11 @@ describe('front door: Services in one request', () => {
     });
     stream.on('error', () => {});
 
+    // The Endpoints name TEST-NET addresses: data only, never dialled (the API refuses loopback ones).
     const docs: string[] = [];
     for (let i = 0; i < PAIRS; i++) {
       docs.push(`apiVersion: v1\nkind: Service\nmetadata: {name: ext-${i}, namespace: fd}\nspec: {ports: [{port: 80, targetPort: 8080}]}`);
-      docs.push(`apiVersion: v1\nkind: Endpoints\nmetadata: {name: ext-${i}, namespace: fd}\nsubsets: [{addresses: [{ip: 127.0.9.${i % 250 + 1}}], ports: [{port: 8080}]}]`);
+      docs.push(`apiVersion: v1\nkind: Endpoints\nmetadata: {name: ext-${i}, namespace: fd}\nsubsets: [{addresses: [{ip: 192.0.2.${i % 250 + 1}}], ports: [{port: 8080}]}]`);
     }
     const created = await run('kubectl', ['--kubeconfig', kubeconfig, 'create', '-f', '-'], { input: docs.join('\n---\n') + '\n', timeoutMs: 600_000 });
     assert.equal(created.code, 0, created.stderr);
