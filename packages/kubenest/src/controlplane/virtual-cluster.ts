@@ -7,7 +7,7 @@ import type { Values } from '../config/values.ts';
 import { buildSyncers, SyncerTerm, type Runnable } from '../syncers/registry.ts';
 import { subjectAccessReviewer } from '../frontdoor/authorize.ts';
 import { InterceptorHandler } from '../frontdoor/interceptors.ts';
-import { ServiceCreateHandler } from '../frontdoor/services.ts';
+import { apiserverAsCaller, ServiceCreateHandler } from '../frontdoor/services.ts';
 import { startPlugins, type Plugins } from '../plugins/index.ts';
 import { RBAC_REFS } from '../plugins/rbac.ts';
 import type { Binaries } from './binaries.ts';
@@ -121,9 +121,10 @@ async function startSyncersWith(
   // What the front door answers itself: plugins' interceptors first (in vCluster they wrap its own
   // filters), then Services made on the host first (ADR 26).
   const authorize = subjectAccessReviewer(virtual.rest);
+  const asCaller = apiserverAsCaller(loadKubeconfig(plane.apiserverKubeconfig));
   plane.frontDoor.setHandlers([
-    new InterceptorHandler({ plugins: () => plugins.host?.interceptors() ?? [], authorize }),
-    new ServiceCreateHandler({ ctx, authorize }),
+    new InterceptorHandler({ plugins: () => plugins.host?.interceptors() ?? [], authorize, log: progress }),
+    new ServiceCreateHandler({ ctx, asCaller: asCaller.call, log: progress }),
   ]);
 
   // Pods reach the front door as `kubernetes.default`.
@@ -180,6 +181,7 @@ async function startSyncersWith(
       stopElection.abort();
       await election;
       await plugins.stop();
+      asCaller.close();
       await host.close();
       await virtual.close();
     },
