@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -74,6 +75,9 @@ describe('front door: the authenticating proxy in front of the virtual apiserver
     const secret = await run('kubectl', ['--kubeconfig', join(sandbox.hostDir, 'kubeconfig'), '-n', 'vcluster-demo', 'get', 'secret', 'vc-demo', '-o', 'jsonpath={.data.config}']);
     assert.equal(secret.code, 0, secret.stderr);
     assert.match(Buffer.from(secret.stdout, 'base64').toString('utf8'), new RegExp(`server: ${state.server}`));
+    // What pods reach as kubernetes.default: the host Service's target port.
+    const target = await run('kubectl', ['--kubeconfig', join(sandbox.hostDir, 'kubeconfig'), '-n', 'vcluster-demo', 'get', 'service', 'demo', '-o', 'jsonpath={.spec.ports[0].targetPort}']);
+    assert.equal(target.stdout, new URL(state.server).port);
   });
 
   it('kubectl get, apply, apply --server-side and delete work through it, as the certificate\'s user', async () => {
@@ -94,7 +98,12 @@ describe('front door: the authenticating proxy in front of the virtual apiserver
     assert.equal((await vkubectl('get', 'configmap', 'applied', '-o', 'jsonpath={.data.k}')).stdout, 'v2');
     const managers = (await vkubectl('get', 'configmap', 'applied', '--show-managed-fields', '-o', 'jsonpath={.metadata.managedFields[*].manager}')).stdout;
     assert.match(managers, /kubectl/);
-    // Protobuf, as kubectl's own clients use for built-in kinds, and a chunked list.
+    // Protobuf passes as it is.
+    const proto = await call('/api/v1/namespaces/default/configmaps/applied', { ...admin, headers: { accept: 'application/vnd.kubernetes.protobuf' } });
+    assert.equal(proto.status, 200);
+    assert.equal(proto.headers['content-type'], 'application/vnd.kubernetes.protobuf');
+    assert.ok(proto.body.startsWith('k8s\u0000'), 'the protobuf envelope');
+    // A chunked list (limit and continue).
     const list = await vkubectl('get', 'configmaps', '-A', '--chunk-size=1', '-o', 'name');
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /configmap\/applied/);
@@ -129,7 +138,7 @@ describe('front door: the authenticating proxy in front of the virtual apiserver
     });
     try {
       informer.start();
-      await informer.waitForSync();
+      await informer.waitForSync(AbortSignal.timeout(120_000));
       const cms = kube.resourceFor(CORE['configmaps']!);
       await cms.create({ metadata: { name: 'informed', namespace: 'default' }, data: { v: '1' } });
       await cms.patch('informed', 'merge', { data: { v: '2' } }, { namespace: 'default' });
@@ -226,30 +235,47 @@ describe('front door: the authenticating proxy in front of the virtual apiserver
     assert.equal(after.status, 200);
   });
 
-  it('passes an upgrade request on and the apiserver\'s answer back as it is', async () => {
-    // The virtual apiserver refuses a watch over WebSocket (403): through the front door, the same.
-    // A 101 piped both ways is in frontdoor/proxy.test.ts; exec and port-forward need issue 10c's kubelet endpoint.
-    const upgrade = (server: string, credentials: RequestOptions): Promise<{ status: number; headers: IncomingMessage['headers'] }> => new Promise((resolve, reject) => {
-      const url = new URL(server);
-      const req = httpsRequest({
-        host: url.hostname, port: url.port, ca, ...credentials, path: '/api/v1/namespaces/default/configmaps?watch=true',
-        headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': Buffer.from('kubenest-frontdr').toString('base64') },
+  it('passes an upgrade through both ways: a watch over WebSocket (101), with a certificate or a subprotocol token', async () => {
+    // The apiserver serves a watch over WebSocket to a caller that sends an Origin (x/net/websocket's check).
+    const websocketWatch = (credentials: RequestOptions, protocol?: string): Promise<{ status: number; frames: () => string; socket?: Duplex }> =>
+      new Promise((resolve, reject) => {
+        const url = new URL(state.server);
+        const req = httpsRequest({
+          host: url.hostname, port: url.port, ca, ...credentials, path: '/api/v1/namespaces/default/configmaps?watch=true',
+          headers: {
+            connection: 'Upgrade', upgrade: 'websocket', origin: state.server, 'sec-websocket-version': '13',
+            'sec-websocket-key': Buffer.from('kubenest-frontdr').toString('base64'), ...(protocol ? { 'sec-websocket-protocol': protocol } : {}),
+          },
+        });
+        req.on('upgrade', (res, socket) => {
+          let seen = '';
+          socket.on('data', (chunk: Buffer) => { seen += chunk.toString('latin1'); });
+          resolve({ status: res.statusCode ?? 0, frames: () => seen, socket });
+        });
+        req.on('response', (res) => {
+          res.resume();
+          resolve({ status: res.statusCode ?? 0, frames: () => '' });
+        });
+        req.on('error', reject);
+        req.end();
       });
-      req.on('upgrade', (res, socket) => {
-        socket.destroy();
-        resolve({ status: res.statusCode ?? 0, headers: res.headers });
-      });
-      req.on('response', (res) => {
-        res.resume();
-        resolve({ status: res.statusCode ?? 0, headers: res.headers });
-      });
-      req.on('error', reject);
-      req.end();
-    });
-    const direct = await upgrade(state.apiserver, { cert: readFileSync(join(sandbox.vclustersDir, 'demo', 'pki', 'admin.crt')), key: readFileSync(join(sandbox.vclustersDir, 'demo', 'pki', 'admin.key')) });
-    const through = await upgrade(state.server, admin);
-    assert.equal(through.status, direct.status);
-    assert.equal((await upgrade(state.server, {})).status, 401, 'an upgrade without credentials is refused too');
+    const ws = await websocketWatch(admin);
+    assert.equal(ws.status, 101);
+    assert.equal((await vkubectl('create', 'configmap', 'over-websocket')).code, 0);
+    await eventually(() => assert.match(ws.frames(), /"type":"ADDED","object":\{"kind":"ConfigMap".*"name":"over-websocket"/), { timeoutMs: 20_000 });
+    // The other way: a close frame from the caller (masked, empty) reaches the apiserver, which ends the watch.
+    let closed = false;
+    ws.socket!.once('close', () => { closed = true; });
+    ws.socket!.write(Buffer.from([0x88, 0x80, 1, 2, 3, 4]));
+    await eventually(() => assert.ok(closed, 'the apiserver closed the stream after the close frame'), { timeoutMs: 20_000 });
+
+    assert.equal((await websocketWatch({})).status, 401, 'an upgrade without credentials is refused');
+    // A browser's WebSocket brings its token as a subprotocol.
+    const token = (await vkubectl('create', 'token', 'robot')).stdout.trim();
+    const withToken = await websocketWatch({}, `base64url.bearer.authorization.k8s.io.${Buffer.from(token).toString('base64url')}`);
+    assert.equal(withToken.status, 101);
+    withToken.socket?.destroy();
+    assert.equal((await websocketWatch({}, 'base64url.bearer.authorization.k8s.io.Z2FyYmFnZQ')).status, 401);
   });
 
   it('the daemon killed under a watch is started again by its keeper, and the informer resumes with no event lost', async () => {
@@ -262,7 +288,7 @@ describe('front door: the authenticating proxy in front of the virtual apiserver
     const created: string[] = [];
     try {
       informer.start();
-      await informer.waitForSync();
+      await informer.waitForSync(AbortSignal.timeout(120_000));
       const killed = state.supervisorPid;
       let writing = true;
       const writer = (async () => {

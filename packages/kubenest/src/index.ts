@@ -69,3 +69,5 @@ export { BUILT_IN_SYNCERS, SyncerTerm, buildSyncers } from './syncers/registry.t
 export type { Runnable, SyncerRegistration, WorkloadSetup } from './syncers/registry.ts';
 export { PluginImageError, defaultPluginCacheDir, readCachedImage, resolvePluginImage } from './plugins/oci/index.ts';
 export type { PluginImageErrorReason, ResolvePluginImageOptions, ResolvedPluginImage } from './plugins/oci/index.ts';
+export { FrontDoor, MAX_HEADER_BYTES, TokenAuthenticator } from './frontdoor/index.ts';
+export type { Caller, FrontDoorHandler, FrontDoorOptions, FrontDoorRequest, ForwardToApiserver, RequestInfo, TokenReviewStatus } from './frontdoor/index.ts';

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ensurePki, type LeafSpec } from './pki.ts';
+import { ensureFrontProxyPki, ensurePki, type LeafSpec } from './pki.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kn-pki-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -50,5 +50,20 @@ describe('PKI', () => {
     assert.notEqual(readFileSync(paths.cert('apiserver'), 'utf8'), apiBefore);
     assert.match(new X509Certificate(readFileSync(paths.cert('apiserver'))).subjectAltName ?? '', /DNS:extra\.example/);
     assert.equal(readFileSync(paths.caCert, 'utf8'), caBefore, 'the CA stays');
+  });
+
+  it('keeps the front proxy\'s CA apart from the cluster CA: its client certificate verifies only against its own', async () => {
+    const paths = await ensurePki(dir, leaves);
+    const frontProxy = await ensureFrontProxyPki(dir);
+    const proxyCa = new X509Certificate(readFileSync(frontProxy.caCert));
+    const client = new X509Certificate(readFileSync(frontProxy.clientCert));
+    assert.equal(client.subject, 'CN=front-proxy-client');
+    assert.equal(frontProxy.clientName, 'front-proxy-client');
+    assert.ok(client.verify(proxyCa.publicKey));
+    assert.ok(!client.verify(new X509Certificate(readFileSync(paths.caCert)).publicKey), 'not signed by the cluster CA');
+    assert.notEqual(readFileSync(frontProxy.caCert, 'utf8'), readFileSync(paths.caCert, 'utf8'));
+    const before = readFileSync(frontProxy.clientCert, 'utf8');
+    await ensureFrontProxyPki(dir);
+    assert.equal(readFileSync(frontProxy.clientCert, 'utf8'), before, 'kept on a second run');
   });
 });

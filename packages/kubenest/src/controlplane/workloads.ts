@@ -14,8 +14,8 @@ export function workloadServiceAccountName(values: Values, vclusterName: string)
  * What running workloads needs once, before the syncers of any term: the host Service standing
  * for the virtual API, the host service account pods run as, and DNS in the virtual cluster.
  */
-export async function prepareWorkloads(ctx: SyncContext, values: Values, apiserverPort: number): Promise<WorkloadSetup> {
-  await ensureVirtualClusterService(ctx.host, ctx.hostNamespace, ctx.vclusterName, apiserverPort);
+export async function prepareWorkloads(ctx: SyncContext, values: Values, apiPort: number): Promise<WorkloadSetup> {
+  await ensureVirtualClusterService(ctx.host, ctx.hostNamespace, ctx.vclusterName, apiPort);
   const hostServiceAccount = workloadServiceAccountName(values, ctx.vclusterName);
   try {
     await ctx.host.resourceFor(CORE['serviceaccounts']!).create({

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  TokenAuthenticator, bearerToken, callerFromCertificate, callerFromTokenReview, escapeExtraKey, forwardedRequestHeaders, forwardedResponseHeaders,
+  TokenAuthenticator, bearerToken, websocketBearerToken, callerFromCertificate, callerFromTokenReview, escapeExtraKey, forwardedRequestHeaders, forwardedResponseHeaders,
   type TokenReviewStatus,
 } from './authn.ts';
 
@@ -19,6 +19,15 @@ describe('front door authentication', () => {
     assert.equal(bearerToken({ authorization: 'Basic dXNlcjpwdw==' }), undefined);
     assert.equal(bearerToken({ authorization: 'Bearer a b' }), undefined);
     assert.equal(bearerToken({}), undefined);
+  });
+
+  it('reads a WebSocket\'s token from its subprotocol, and forwards the other subprotocols only', () => {
+    const headers = { upgrade: 'websocket', 'sec-websocket-protocol': `v5.channel.k8s.io, base64url.bearer.authorization.k8s.io.${Buffer.from('tok.en').toString('base64url')}` };
+    assert.equal(websocketBearerToken(headers), 'tok.en');
+    assert.equal(websocketBearerToken({ ...headers, upgrade: 'SPDY/3.1' }), undefined);
+    assert.equal(websocketBearerToken({ upgrade: 'websocket', 'sec-websocket-protocol': 'v5.channel.k8s.io' }), undefined);
+    const out = forwardedRequestHeaders({ ...headers, connection: 'Upgrade' }, { user: 'u', groups: [], extra: {} }, { upgrade: true });
+    assert.equal(out['sec-websocket-protocol'], 'v5.channel.k8s.io');
   });
 
   it('accepts only an authenticated TokenReview with a user name', () => {

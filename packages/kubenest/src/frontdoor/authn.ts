@@ -27,10 +27,28 @@ export function withAuthenticated(groups: string[]): string[] {
   return groups.includes(AUTHENTICATED) ? groups : [...groups, AUTHENTICATED];
 }
 
-/** The bearer token of an `Authorization` header, if it carries one. */
+/** The bearer token of an `Authorization` header, if it carries one (see also websocketBearerToken). */
 export function bearerToken(headers: IncomingHttpHeaders): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(headers.authorization ?? '');
   return match?.[1];
+}
+
+/**
+ * The apiserver's WebSocket token: a browser cannot set `Authorization` on a WebSocket, so it
+ * sends the token as a subprotocol `base64url.bearer.authorization.k8s.io.<token, base64url>`.
+ */
+const WEBSOCKET_BEARER = 'base64url.bearer.authorization.k8s.io.';
+
+export function websocketBearerToken(headers: IncomingHttpHeaders): string | undefined {
+  if (headers.upgrade?.toLowerCase() !== 'websocket') return undefined;
+  const entry = websocketProtocols(headers).find((p) => p.startsWith(WEBSOCKET_BEARER));
+  if (!entry) return undefined;
+  const token = Buffer.from(entry.slice(WEBSOCKET_BEARER.length), 'base64url').toString('utf8');
+  return token.length > 0 ? token : undefined;
+}
+
+function websocketProtocols(headers: IncomingHttpHeaders): string[] {
+  return (headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
 }
 
 /** A TokenReview's answer (`status`), the part the front door reads. */
@@ -137,6 +155,13 @@ export function forwardedRequestHeaders(incoming: IncomingHttpHeaders, caller: C
     if (HOP_BY_HOP.has(lower) || named.has(lower)) continue;
     if (lower === 'authorization' || lower === 'host' || lower.startsWith('x-remote-')) continue;
     out[lower] = value;
+  }
+  // The WebSocket token is a credential too: the other subprotocols go on.
+  const protocols = websocketProtocols(incoming);
+  if (protocols.some((p) => p.startsWith(WEBSOCKET_BEARER))) {
+    const rest = protocols.filter((p) => !p.startsWith(WEBSOCKET_BEARER));
+    if (rest.length > 0) out['sec-websocket-protocol'] = rest.join(', ');
+    else delete out['sec-websocket-protocol'];
   }
   if (options.upgrade && incoming.upgrade) {
     out['connection'] = 'Upgrade';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { type IncomingMessage, type ServerResponse } from 'node:http';
+import { createSecureServer } from 'node:http2';
 import { createServer, request, type RequestOptions, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +24,8 @@ describe('FrontDoor', () => {
   let ca: Buffer;
   let user: { cert: Buffer; key: Buffer };
   let streamsOpen = 0;
-  const seen: { method: string; url: string; headers: IncomingMessage['headers']; body: string; peer: string }[] = [];
+  let upstreamConnections = 0;
+  const seen: { method: string; url: string; headers: IncomingMessage['headers']; lines: IncomingMessage['headersDistinct']; body: string; peer: string }[] = [];
 
   before(async () => {
     const pki = await ensurePki(join(dir, 'pki'), [
@@ -39,7 +41,7 @@ describe('FrontDoor', () => {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const peer = String((req.socket as TLSSocket).getPeerCertificate().subject?.CN ?? '');
-        seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString(), peer });
+        seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, lines: req.headersDistinct, body: Buffer.concat(chunks).toString(), peer });
         if (req.url?.startsWith('/stream')) {
           res.writeHead(200, { 'content-type': 'application/json' });
           streamsOpen += 1;
@@ -57,6 +59,7 @@ describe('FrontDoor', () => {
       socket.pipe(socket); // echo
       void req;
     });
+    upstream.on('secureConnection', () => { upstreamConnections += 1; });
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     const port = (upstream.address() as { port: number }).port;
     door = await FrontDoor.start({
@@ -90,8 +93,46 @@ describe('FrontDoor', () => {
     const got = seen[0]!;
     assert.deepEqual([got.method, got.url, got.body, got.peer], ['POST', '/api/v1/namespaces/a/configmaps?limit=1', '{"a":1}', 'front-proxy-client']);
     assert.equal(got.headers['x-remote-user'], 'jane');
-    assert.equal(got.headers['x-remote-group'], 'dev, system:authenticated');
+    assert.deepEqual(got.lines['x-remote-group'], ['dev', 'system:authenticated'], 'one header line per group');
     assert.equal(got.headers['authorization'], undefined);
+  });
+
+  it('keeps its connections to the apiserver alive: sequential requests reuse one', async () => {
+    await call('/api', user);
+    const before = upstreamConnections;
+    for (let i = 0; i < 20; i++) assert.equal((await call(`/api/v1/namespaces/a/configmaps/c${i}`, { method: i % 2 ? 'GET' : 'PUT', ...user }, i % 2 ? undefined : '{}')).status, 200);
+    assert.equal(upstreamConnections, before);
+  });
+
+  it('speaks HTTP/1.1 to an apiserver that offers HTTP/2 too, one header line per group', async () => {
+    const pkiDir = join(dir, 'pki');
+    const h2 = createSecureServer({
+      cert: readFileSync(join(pkiDir, 'server.crt')), key: readFileSync(join(pkiDir, 'server.key')), allowHTTP1: true,
+    }, (req, res) => {
+      const groups = req.rawHeaders.filter((_, i) => i % 2 === 1 && req.rawHeaders[i - 1]!.toLowerCase() === 'x-remote-group');
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ version: req.httpVersion, groups }));
+    });
+    await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
+    const other = await FrontDoor.start({
+      port: 0, servingCert: readFileSync(join(pkiDir, 'server.crt')), servingKey: readFileSync(join(pkiDir, 'server.key')), clientCa: ca,
+      apiserver: { url: `https://127.0.0.1:${(h2.address() as { port: number }).port}`, ca, cert: readFileSync(join(pkiDir, 'front-proxy-client.crt')), key: readFileSync(join(pkiDir, 'front-proxy-client.key')) },
+      tokens: new TokenAuthenticator({ review: () => Promise.resolve({}) }),
+    });
+    try {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: other.port, path: '/api', ca, ...user }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => { text += c.toString(); });
+          res.on('end', () => resolve(text));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.deepEqual(JSON.parse(answer), { version: '1.1', groups: ['dev', 'system:authenticated'] });
+    } finally {
+      await other.stop();
+      await new Promise<void>((resolve) => h2.close(() => resolve()));
+    }
   });
 
   it('authenticates a bearer token by review; refuses anything else with 401', async () => {

@@ -1,10 +1,11 @@
-import { ServerResponse, type IncomingMessage } from 'node:http';
-import { Agent, createServer, request as httpsRequest, type Server } from 'node:https';
+import { ServerResponse, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, createServer, request as httpsRequest, type Server } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { bearerToken, callerFromCertificate, forwardedRequestHeaders, forwardedResponseHeaders, type TokenAuthenticator } from './authn.ts';
+import { Agent, type Dispatcher } from 'undici';
+import { bearerToken, callerFromCertificate, websocketBearerToken, forwardedRequestHeaders, forwardedResponseHeaders, type TokenAuthenticator } from './authn.ts';
 import { parseRequestInfo, RequestInfoError } from './request-info.ts';
 import { UNAUTHORIZED, failure, rawStatusResponse, writeStatus } from './status.ts';
 import type { Caller, FrontDoorHandler, FrontDoorRequest } from './types.ts';
@@ -39,8 +40,13 @@ export class FrontDoor {
   readonly port: number;
   private handlers: FrontDoorHandler[];
   private readonly server: Server;
+  /** Requests to the apiserver (undici: less CPU per request than node:https's client). */
   private readonly agent: Agent;
+  /** Upgrades to the apiserver (node:https hands over the upgraded socket). */
+  private readonly upgradeAgent: HttpsAgent;
   private readonly target: URL;
+  /** The user of each connection's verified client certificate, read once per connection. */
+  private readonly certificateCallers = new WeakMap<TLSSocket, Caller | undefined>();
   private readonly tokens: TokenAuthenticator;
   private readonly log: (line: string) => void;
   private readonly sockets = new Set<Duplex>();
@@ -52,10 +58,12 @@ export class FrontDoor {
     this.tokens = options.tokens;
     this.log = options.log ?? (() => {});
     this.target = new URL(options.apiserver.url);
-    this.agent = new Agent({
-      keepAlive: true, maxFreeSockets: 64, scheduling: 'lifo',
-      ca: options.apiserver.ca, cert: options.apiserver.cert, key: options.apiserver.key,
-    });
+    const tls = { ca: options.apiserver.ca, cert: options.apiserver.cert, key: options.apiserver.key };
+    // No timeouts of its own: a watch may be quiet for long; the caller's leaving ends a request.
+    // HTTP/1.1 only: over HTTP/2 undici joins a header's values into one (X-Remote-Group would be
+    // one group "a, b" to the apiserver).
+    this.agent = new Agent({ connect: tls, allowH2: false, headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 30_000 });
+    this.upgradeAgent = new HttpsAgent({ ...tls, keepAlive: false });
   }
 
   static async start(options: FrontDoorOptions): Promise<FrontDoor> {
@@ -94,19 +102,20 @@ export class FrontDoor {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
     this.server.closeAllConnections();
-    this.agent.destroy();
+    this.upgradeAgent.destroy();
+    await this.agent.destroy();
     await closed;
   }
 
   private serve(): void {
     this.server.on('secureConnection', (socket: TLSSocket) => this.track(socket));
-    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => { void this.onRequest(req, res); });
+    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => { void this.serveOne(req, res); });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // A response object on the raw socket, so that refusals and handlers answer as for any request.
       const res = new ServerResponse(req);
       res.assignSocket(socket as Socket);
       res.shouldKeepAlive = false;
-      void this.onRequest(req, res, { socket, head });
+      void this.serveOne(req, res, { socket, head });
     });
     // What Node's parser refuses (a header too large, a request line that is not HTTP) gets a Status.
     const answered = new WeakSet<Duplex>();
@@ -134,6 +143,16 @@ export class FrontDoor {
   private track(socket: Duplex): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  /** One request; a bug here answers 500 and is logged, never takes the daemon down. */
+  private async serveOne(req: IncomingMessage, res: ServerResponse, upgrade?: FrontDoorRequest['upgrade']): Promise<void> {
+    try {
+      await this.onRequest(req, res, upgrade);
+    } catch (error) {
+      this.log(`front door: ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
+      writeStatus(res, failure(500, 'InternalError', `the front door failed: ${(error as Error).message}`));
+    }
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse, upgrade?: FrontDoorRequest['upgrade']): Promise<void> {
@@ -181,78 +200,120 @@ export class FrontDoor {
   private async authenticate(req: IncomingMessage): Promise<Caller | undefined> {
     const socket = req.socket as TLSSocket;
     if (socket.authorized) {
-      const caller = callerFromCertificate(socket.getPeerCertificate());
+      if (!this.certificateCallers.has(socket)) this.certificateCallers.set(socket, callerFromCertificate(socket.getPeerCertificate()));
+      const caller = this.certificateCallers.get(socket);
       if (caller) return caller;
     }
-    const token = bearerToken(req.headers);
+    const token = bearerToken(req.headers) ?? websocketBearerToken(req.headers);
     return token === undefined ? undefined : this.tokens.authenticate(token);
   }
 
   /** See ForwardToApiserver. Resolves once the exchange is over (a watch: when either side ends it). */
-  readonly forward = (request: FrontDoorRequest, body?: Buffer): Promise<void> => new Promise<void>((resolve) => {
-    const { req, res, caller, upgrade } = request;
-    const headers = forwardedRequestHeaders(req.headers, caller, { upgrade: upgrade !== undefined });
-    if (body) headers['content-length'] = body.length;
-    const upstream = httpsRequest({
-      protocol: 'https:', host: this.target.hostname, port: this.target.port, method: req.method, path: req.url, headers, agent: this.agent,
-    });
-    upstream.on('socket', (socket) => socket.setNoDelay(true));
-    let done = false;
-    const finish = (): void => {
-      if (!done) resolve();
-      done = true;
+  readonly forward = (request: FrontDoorRequest, body?: Buffer): Promise<void> =>
+    request.upgrade ? this.forwardUpgrade(request, request.upgrade) : this.forwardRequest(request, body);
+
+  private async forwardRequest(request: FrontDoorRequest, body?: Buffer): Promise<void> {
+    const { req, res, caller } = request;
+    const headers = forwardedRequestHeaders(req.headers, caller);
+    if (body) headers['content-length'] = String(body.length);
+    // The caller going away (a watch closed, say) ends the request to the apiserver.
+    const abort = new AbortController();
+    const onClose = (): void => {
+      if (!res.writableFinished) abort.abort();
     };
-    upstream.on('response', (answer) => {
-      res.writeHead(answer.statusCode ?? 502, forwardedResponseHeaders(answer.headers));
-      // A watch's headers go out at once, before its first event.
-      res.flushHeaders();
-      pipeline(answer, res, () => finish());
+    res.once('close', onClose);
+    const hasBody = body !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined;
+    let answer: Dispatcher.ResponseData;
+    try {
+      answer = await this.agent.request({
+        origin: this.target.origin, path: req.url ?? '/', method: req.method ?? 'GET',
+        headers: headerLines(headers), body: body ?? (hasBody ? req : null), signal: abort.signal,
+      });
+    } catch (error) {
+      res.off('close', onClose);
+      if (abort.signal.aborted) return;
+      this.log(`front door: ${req.method} ${req.url}: the virtual kube-apiserver did not answer: ${(error as Error).message}`);
+      res.setHeader('retry-after', '1');
+      writeStatus(res, failure(503, 'ServiceUnavailable', `the virtual kube-apiserver is not reachable (${(error as Error).message}); it may be starting`));
+      return;
+    }
+    res.writeHead(answer.statusCode, forwardedResponseHeaders(answer.headers));
+    // A streamed answer's (a watch's) headers go out at once, before its first event.
+    if (answer.headers['content-length'] === undefined) res.flushHeaders();
+    await new Promise<void>((resolve) => {
+      pipeline(answer.body, res, () => {
+        res.off('close', onClose);
+        resolve();
+      });
     });
-    upstream.on('upgrade', (answer, apiSocket, apiHead) => {
-      if (!upgrade) {
-        apiSocket.destroy();
-        return;
-      }
-      res.detachSocket(upgrade.socket as Socket);
-      this.track(apiSocket);
-      let head = `HTTP/1.1 ${answer.statusCode} ${answer.statusMessage}\r\n`;
-      for (let i = 0; i < answer.rawHeaders.length; i += 2) head += `${answer.rawHeaders[i]}: ${answer.rawHeaders[i + 1]}\r\n`;
-      upgrade.socket.write(head + '\r\n');
-      if (apiHead.length > 0) upgrade.socket.write(apiHead);
-      if (upgrade.head.length > 0) apiSocket.write(upgrade.head);
-      apiSocket.setNoDelay(true);
-      // Either side ending or failing ends both (plain pipes: an upgraded stream may be long-lived).
-      const end = (): void => {
-        apiSocket.destroy();
-        upgrade.socket.destroy();
-        finish();
+  }
+
+  private forwardUpgrade(request: FrontDoorRequest, upgrade: NonNullable<FrontDoorRequest['upgrade']>): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const { req, res, caller } = request;
+      const upstream = httpsRequest({
+        protocol: 'https:', host: this.target.hostname, port: this.target.port, method: req.method, path: req.url,
+        headers: forwardedRequestHeaders(req.headers, caller, { upgrade: true }), agent: this.upgradeAgent,
+      });
+      let done = false;
+      const finish = (): void => {
+        if (!done) resolve();
+        done = true;
       };
-      for (const socket of [apiSocket, upgrade.socket]) {
-        socket.once('close', end);
-        socket.on('error', end);
-      }
-      apiSocket.pipe(upgrade.socket);
-      upgrade.socket.pipe(apiSocket);
+      // Not upgraded after all (refused, say): the answer goes back as it is.
+      upstream.on('response', (answer) => {
+        res.writeHead(answer.statusCode ?? 502, forwardedResponseHeaders(answer.headers));
+        pipeline(answer, res, () => finish());
+      });
+      upstream.on('upgrade', (answer, apiSocket, apiHead) => {
+        res.detachSocket(upgrade.socket as Socket);
+        this.track(apiSocket);
+        let head = `HTTP/1.1 ${answer.statusCode} ${answer.statusMessage}\r\n`;
+        for (let i = 0; i < answer.rawHeaders.length; i += 2) head += `${answer.rawHeaders[i]}: ${answer.rawHeaders[i + 1]}\r\n`;
+        upgrade.socket.write(head + '\r\n');
+        if (apiHead.length > 0) upgrade.socket.write(apiHead);
+        if (upgrade.head.length > 0) apiSocket.write(upgrade.head);
+        apiSocket.setNoDelay(true);
+        // Either side ending or failing ends both (plain pipes: an upgraded stream may be long-lived).
+        const end = (): void => {
+          apiSocket.destroy();
+          upgrade.socket.destroy();
+          finish();
+        };
+        for (const socket of [apiSocket, upgrade.socket]) {
+          socket.once('close', end);
+          socket.on('error', end);
+        }
+        apiSocket.pipe(upgrade.socket);
+        upgrade.socket.pipe(apiSocket);
+      });
+      upstream.on('error', (error) => {
+        if (!res.headersSent && !done) {
+          this.log(`front door: ${req.method} ${req.url}: the virtual kube-apiserver did not answer: ${error.message}`);
+          res.setHeader('retry-after', '1');
+          writeStatus(res, failure(503, 'ServiceUnavailable', `the virtual kube-apiserver is not reachable (${error.message}); it may be starting`));
+        } else {
+          res.destroy();
+        }
+        finish();
+      });
+      upstream.end();
     });
-    upstream.on('error', (error) => {
-      if (!res.headersSent && !done) {
-        this.log(`front door: ${req.method} ${req.url}: the virtual kube-apiserver did not answer: ${error.message}`);
-        res.setHeader('retry-after', '1');
-        writeStatus(res, failure(503, 'ServiceUnavailable', `the virtual kube-apiserver is not reachable (${error.message}); it may be starting`));
-      } else {
-        res.destroy();
-      }
-      finish();
-    });
-    // The caller went away (a watch closed, say): so does the request to the apiserver.
-    res.on('close', () => {
-      if (!res.writableFinished && !upgrade) upstream.destroy();
-      if (!upgrade) finish();
-    });
-    if (upgrade) upstream.end();
-    else if (body) upstream.end(body);
-    else pipeline(req, upstream, () => {});
-  });
+  }
+}
+
+/**
+ * Headers as undici's flat list, one entry per line: a header with several values (X-Remote-Group)
+ * goes out as several lines, which the apiserver reads as several values (joined with commas they
+ * would be one group).
+ */
+function headerLines(headers: OutgoingHttpHeaders): string[] {
+  const lines: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) lines.push(name, String(one));
+  }
+  return lines;
 }
 
 /** Why a request target cannot be a Kubernetes API path, or undefined when it can be. */

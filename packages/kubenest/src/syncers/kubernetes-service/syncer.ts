@@ -15,14 +15,15 @@ export function virtualClusterServiceLabels(name: string): Record<string, string
  * The host Service that stands for the virtual cluster's API (`<vc name>` in the host namespace,
  * as vCluster's chart names it): its ClusterIP is what virtual `default/kubernetes` and every
  * pod's KUBERNETES_SERVICE_HOST carry. Selector-less: the API server is a local process on
- * loopback, and Endpoints may not hold loopback addresses, so the host gives it none.
+ * loopback, and Endpoints may not hold loopback addresses, so the host gives it none. Its target
+ * port is the virtual cluster's front door (ADR 25), where pods' API calls belong.
  */
-export async function ensureVirtualClusterService(host: HookedClient, hostNamespace: string, name: string, apiserverPort: number): Promise<Service> {
+export async function ensureVirtualClusterService(host: HookedClient, hostNamespace: string, name: string, apiPort: number): Promise<Service> {
   // Server-side apply: idempotent, and fields others set (the ClusterIP) stay theirs.
   return host.resourceFor<Service>(CORE['services']!).apply({
     apiVersion: 'v1', kind: 'Service',
     metadata: { name, namespace: hostNamespace, labels: virtualClusterServiceLabels(name) },
-    spec: { type: 'ClusterIP', ports: [{ name: 'https', port: 443, targetPort: apiserverPort, protocol: 'TCP' }] },
+    spec: { type: 'ClusterIP', ports: [{ name: 'https', port: 443, targetPort: apiPort, protocol: 'TCP' }] },
   }, { fieldManager: 'kubenest', force: true });
 }
 
