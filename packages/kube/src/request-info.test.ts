@@ -96,6 +96,8 @@ describe('RequestInfo, as the kube-apiserver parses requests', () => {
 
   it('paths are percent-decoded as Go decodes them; a special verb with nothing after it fails as in the apiserver', () => {
     assert.equal(parseRequestInfo('GET', '/api/v1/namespaces/a/pods/b%3Ac').name, 'b:c');
+    assert.equal(parseRequestInfo('GET', '//evil.example/api/v1/pods').path, '//evil.example/api/v1/pods', 'a path, not a host');
+    assert.equal(parseRequestInfo('GET', '//evil.example/api/v1/pods').isResourceRequest, false);
     assert.throws(() => parseRequestInfo('GET', '/api/v1/watch'), RequestInfoError);
     assert.throws(() => parseRequestInfo('GET', '/api/v1/pods/%zz'), RequestInfoError);
   });

@@ -1,4 +1,3 @@
-
 /**
  * The kube-apiserver's RequestInfo (its `RequestInfoFactory` with the prefixes `api` and `apis`,
  * `api` without a group): what a request is about, from its method, path and query alone. Plugin

@@ -10,7 +10,7 @@ import { NO_PLUGINS, type Plugins } from '../plugins/plugins.ts';
 import { SyncerMetrics, type SyncerReport } from '../syncers/metrics.ts';
 import { subjectAccessReviewer } from '../frontdoor/authorize.ts';
 import { InterceptorHandler } from '../frontdoor/interceptors.ts';
-import { ServiceCreateHandler } from '../frontdoor/services.ts';
+import { apiserverAsCaller, ServiceCreateHandler } from '../frontdoor/services.ts';
 import { startKubeletEndpoint, type KubeletEndpoint } from '../kubelet/endpoint.ts';
 import { pkiPaths } from './pki.ts';
 import { RBAC_REFS } from '../plugins/rbac.ts';
@@ -143,9 +143,10 @@ async function startSyncersWith(
   // What the front door answers itself: plugins' interceptors first (in vCluster they wrap its own
   // filters), then Services made on the host first (ADR 26).
   const authorize = subjectAccessReviewer(virtual.rest);
+  const asCaller = apiserverAsCaller(loadKubeconfig(plane.apiserverKubeconfig));
   plane.frontDoor.setHandlers([
-    new InterceptorHandler({ plugins: () => plugins.host?.interceptors() ?? [], authorize }),
-    new ServiceCreateHandler({ ctx, authorize }),
+    new InterceptorHandler({ plugins: () => plugins.host?.interceptors() ?? [], authorize, log: progress }),
+    new ServiceCreateHandler({ ctx, asCaller: asCaller.call, log: progress }),
   ]);
 
   // Pods reach the front door as `kubernetes.default`.
@@ -209,6 +210,7 @@ async function startSyncersWith(
       await election;
       await metrics.stop();
       await plugins.stop();
+      asCaller.close();
       await host.close();
       await virtual.close();
     },

@@ -1,5 +1,4 @@
 import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
-import type { Logger } from 'pino';
 import type { InterceptorRule } from '../plugins/plugin-config.ts';
 import { actingUser, attributesOf, forbidden, Refusal, type Authorizer } from './authorize.ts';
 import { failure, writeStatus, type StatusObject } from './status.ts';
@@ -151,14 +150,14 @@ export class InterceptorHandler implements FrontDoorHandler {
   readonly name = 'plugin-interceptors';
   private readonly plugins: () => PluginInterceptors[];
   private readonly authorize: Authorizer;
-  private readonly log: Logger | undefined;
+  private readonly log: (line: string) => void;
   private table: InterceptorTable = new InterceptorTable([]);
   private tableOf: PluginInterceptors['interceptors'][] = [];
 
-  constructor(o: { plugins: () => PluginInterceptors[]; authorize: Authorizer; log?: Logger | undefined }) {
+  constructor(o: { plugins: () => PluginInterceptors[]; authorize: Authorizer; log?: ((line: string) => void) | undefined }) {
     this.plugins = o.plugins;
     this.authorize = o.authorize;
-    this.log = o.log;
+    this.log = o.log ?? (() => {});
   }
 
   /** The table for the plugins' current rules (a restarted plugin may declare others). */
@@ -184,7 +183,7 @@ export class InterceptorHandler implements FrontDoorHandler {
       if (!decision.allowed) throw forbidden(user, info, decision.reason);
     } catch (error) {
       if (error instanceof Refusal) {
-        this.log?.info({ plugin: target.plugin, handler: target.handler, user: request.caller.user, path: info.path }, `interceptor refused: ${error.message}`);
+        this.log(`front door: plugin ${target.plugin} (interceptor ${target.handler}): ${req.method} ${info.path} refused: ${error.message}`);
         writeStatus(res, error.status());
         req.resume();
         return true;
@@ -204,7 +203,7 @@ export class InterceptorHandler implements FrontDoorHandler {
   }
 }
 
-function proxyTo(target: InterceptorTarget, { req, res }: FrontDoorRequest, log: Logger | undefined): Promise<void> {
+function proxyTo(target: InterceptorTarget, { req, res }: FrontDoorRequest, log: (line: string) => void): Promise<void> {
   return new Promise((resolve) => {
     const upstream = httpRequest({
       host: '127.0.0.1', port: target.port, method: req.method, path: req.url, headers: pluginRequestHeaders(req.headers, target.handler),
@@ -224,7 +223,7 @@ function proxyTo(target: InterceptorTarget, { req, res }: FrontDoorRequest, log:
       if (answered) {
         res.destroy();
       } else if (!res.headersSent) {
-        log?.warn({ plugin: target.plugin, handler: target.handler }, `interceptor unreachable: ${error.message}`);
+        log(`front door: plugin ${target.plugin} (interceptor ${target.handler}) did not answer on 127.0.0.1:${target.port}: ${error.message}`);
         writeStatus(res, unavailable(target, `its interceptor port 127.0.0.1:${target.port} did not answer (${error.message})`));
       }
       resolve();

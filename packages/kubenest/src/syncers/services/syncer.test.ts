@@ -78,9 +78,11 @@ describe('a host Service the front door made ahead of its virtual one', () => {
     assert.equal(result.virtualSteps, undefined, 'no passage');
     assert.ok(result.host);
     assert.equal(result.host.metadata?.annotations?.[BLOCK_DELETION_ANNOTATION], undefined);
+    assert.deepEqual(result.host.spec?.ports, host.spec.ports, 'the host copy keeps its own ports (a host hook\'s port 19000), as if the syncer had made it');
+    assert.equal(result.virtual, undefined, 'the virtual Service is left as created');
   });
 });
 
 function hostCopySpec(): NonNullable<Service['spec']> {
-  return { type: 'NodePort', selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] };
+  return { type: 'NodePort', selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080, nodePort: 31111 }, { name: 'plugin', port: 19000 }], externalTrafficPolicy: 'Local', sessionAffinity: 'ClientIP' };
 }

@@ -119,7 +119,11 @@ export function serviceSyncer(): Syncer<Service> {
       let { virtualChanged, hostChanged } = syncMetadata(ctx, { ...event, virtual, host });
       const vSpec = (virtual.spec ??= {});
       const hSpec = (host.spec ??= {});
-      for (const field of TWO_WAY_FIELDS) {
+      // A host copy the front door made from this very Service meets it for the first time: as
+      // if this syncer had made it, both sides are as they should be (what a plugin's host hook
+      // added, port 19000 say, stays); only changes from now on are copied.
+      const madeAhead = host.metadata?.annotations?.[BLOCK_DELETION_ANNOTATION] !== undefined && event.virtualOld === undefined;
+      for (const field of madeAhead ? [] : TWO_WAY_FIELDS) {
         const merged = copyBidirectional(event.virtualOld?.spec?.[field], vSpec[field], event.hostOld?.spec?.[field], hSpec[field]);
         if (!isDeepStrictEqual(merged.virtual, vSpec[field])) { vSpec[field] = merged.virtual; virtualChanged = true; }
         if (!isDeepStrictEqual(merged.host, hSpec[field])) { hSpec[field] = merged.host; hostChanged = true; }
