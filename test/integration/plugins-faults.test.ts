@@ -45,19 +45,26 @@ describe('a hooking plugin killed during a bulk sync', () => {
     const first = await pluginPid();
     assert.equal(first.state, 'running');
     const items = Array.from({ length: COUNT }, (_, i) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${i}`, namespace: 'bulk', labels: { mine: 'kept' } }, data: { i: String(i) } }));
-    const applied = await run('kubectl', ['--kubeconfig', vKubeconfig(), 'create', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }), timeoutMs: 300_000 });
-    assert.equal(applied.code, 0, applied.stderr);
-    // Killed while the syncer is still writing them.
     const hostCount = async (): Promise<string[]> => {
       const got = await host.kubectl('get', 'configmaps', '-n', 'vcluster-bulk', '-l', 'vcluster.loft.sh/namespace=bulk',
         '-o', 'jsonpath={range .items[*]}{.metadata.name} {.metadata.labels.hooked-by-bulk} {.metadata.labels.mine}{"\\n"}{end}');
       assert.equal(got.code, 0, got.stderr);
       return got.stdout.split('\n').filter(Boolean);
     };
-    const atKill = (await hostCount()).length;
+    // Killed while the syncer is writing them: as soon as the first copies are on the host, with
+    // the virtual creates still going (the syncer keeps up with them, so waiting for the create to
+    // return could find them all synced already).
+    const applying = run('kubectl', ['--kubeconfig', vKubeconfig(), 'create', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }), timeoutMs: 300_000 });
+    const atKill = await eventually(async () => {
+      const now = (await hostCount()).length;
+      assert.ok(now >= 50, `${now} on the host`);
+      return now;
+    }, { timeoutMs: 300_000, intervalMs: 100 });
     process.kill(first.pid!, 'SIGKILL');
     process.stderr.write(`plugin killed with ${atKill} of ${COUNT} ConfigMaps on the host\n`);
     assert.ok(atKill < COUNT, 'the plugin was killed during the sync, not after it');
+    const applied = await applying;
+    assert.equal(applied.code, 0, applied.stderr);
     const lines = await eventually(async () => {
       const now = await hostCount();
       assert.equal(now.length, COUNT, `${now.length} of ${COUNT} on the host`);
