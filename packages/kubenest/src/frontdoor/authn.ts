@@ -147,15 +147,7 @@ function connectionTokens(headers: IncomingHttpHeaders): Set<string> {
  * that the caller may impersonate.
  */
 export function forwardedRequestHeaders(incoming: IncomingHttpHeaders, caller: Caller, options: { upgrade?: boolean } = {}): OutgoingHttpHeaders {
-  const named = connectionTokens(incoming);
-  const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined) continue;
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || named.has(lower)) continue;
-    if (lower === 'authorization' || lower === 'host' || lower.startsWith('x-remote-')) continue;
-    out[lower] = value;
-  }
+  const out = endToEndHeaders(incoming, (lower) => lower === 'authorization' || lower === 'host' || lower.startsWith('x-remote-'));
   // The WebSocket token is a credential too: the other subprotocols go on.
   const protocols = websocketProtocols(incoming);
   if (protocols.some((p) => p.startsWith(WEBSOCKET_BEARER))) {
@@ -191,12 +183,17 @@ export function escapeExtraKey(key: string): string {
 
 /** The headers of the apiserver's answer passed back to the caller: all but hop-by-hop ones. */
 export function forwardedResponseHeaders(incoming: IncomingHttpHeaders): OutgoingHttpHeaders {
+  return endToEndHeaders(incoming);
+}
+
+/** The end-to-end headers (not hop-by-hop, not named by `Connection`), lower-cased, but those `drop` names. */
+function endToEndHeaders(incoming: IncomingHttpHeaders, drop: (lower: string) => boolean = () => false): OutgoingHttpHeaders {
   const named = connectionTokens(incoming);
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined) continue;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || named.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower) || named.has(lower) || drop(lower)) continue;
     out[lower] = value;
   }
   return out;
