@@ -36,3 +36,12 @@ export async function apiserverOnly(b: Binaries): Promise<number> {
     dir.remove();
   }
 }
+
+/** From the plugin host's log of the last start: "launching" (just before the spawn) to "Initialize returned". */
+export function spawnToInitializeMs(logFile: string): number {
+  const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { time: string; msg: string });
+  const launched = lines.findLast((l) => l.msg === 'launching');
+  const loaded = lines.findLast((l) => l.msg === 'Initialize returned');
+  if (!launched || !loaded) throw new Error(`${logFile}: no "launching" or "Initialize returned" line`);
+  return Date.parse(loaded.time) - Date.parse(launched.time);
+}

@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import type { KubeObject } from '@kubenest/kube';
 import { buildPlugin, startPlugins, type Plugins } from '@kubenest/kubenest';
 import { REPO_ROOT, cliSandbox, kubenest, spawnKubenest, startSyncEnvironment, tempDir, testBinaries, testPlugins } from '@kubenest/testing';
+import { spawnToInitializeMs } from './baselines.ts';
 
 const { values } = parseArgs({
   options: {
@@ -137,14 +138,6 @@ async function devRestarts(project: string): Promise<number[]> {
   }
 }
 
-/** From the plugin host's log of the last start: "launching" (just before the spawn) to "Initialize returned". */
-function spawnToInitializeMs(logFile: string): number {
-  const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { time: string; msg: string });
-  const launched = lines.findLast((l) => l.msg === 'launching');
-  const loaded = lines.findLast((l) => l.msg === 'Initialize returned');
-  if (!launched || !loaded) throw new Error(`${logFile}: no "launching" or "Initialize returned" line`);
-  return Date.parse(loaded.time) - Date.parse(launched.time);
-}
 
 function summary(samples: number[]): Record<string, number> {
   const sorted = [...samples].sort((a, b) => a - b);

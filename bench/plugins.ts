@@ -30,6 +30,7 @@ import { MappingStoreProxy, configMapSyncer, kineSocketPath, startPlugins, type 
 import { grpc } from '@kubenest/plugin-proto';
 import { HookedClient, MetadataTranslator, NameTranslator, NO_HOOKS, SyncController, type HookType, type ObjectHooks, type SyncContext } from '@kubenest/sync';
 import { REPO_ROOT, sdkExamplePlugins, startSyncEnvironment, testPlugins } from '@kubenest/testing';
+import { spawnToInitializeMs } from './baselines.ts';
 
 const { values } = parseArgs({
   options: {
@@ -271,14 +272,6 @@ function summary(samples: number[]): Record<string, number> {
   return { n: sorted.length, p50: at(0.5), p99: at(0.99), max: round(sorted.at(-1)!, 3), min: round(sorted[0]!, 3) };
 }
 
-/** From the plugin host's log of the last start: "launching" (just before the spawn) to "Initialize returned". */
-function spawnToInitializeMs(logFile: string): number {
-  const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { time: string; msg: string });
-  const launched = lines.findLast((l) => l.msg === 'launching');
-  const loaded = lines.findLast((l) => l.msg === 'Initialize returned');
-  if (!launched || !loaded) throw new Error(`${logFile}: no "launching" or "Initialize returned" line`);
-  return Date.parse(loaded.time) - Date.parse(launched.time);
-}
 
 function rssOfPlugins(plugins: Plugins): Record<string, number> {
   return Object.fromEntries(plugins.host!.status().map((s) => [s.name, s.pid ? rssMiB(s.pid) : -1]));
