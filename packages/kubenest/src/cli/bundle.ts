@@ -12,7 +12,7 @@ export type EntryPoint = (typeof ENTRY_POINTS)[number];
  * The supervisors (`host run`, `vcluster-run`) and their keepers run for as long as a cluster
  * does, so they run from one JavaScript bundle per entry point rather than from the TypeScript
  * sources: Node strips types with a WebAssembly compiler that stays in memory, and hundreds of
- * separate modules cost more heap than one file (ADR 30: about 40 MiB less per process).
+ * separate modules cost more heap than one file (ADR 30: 20-32 MiB less per process, measured).
  * Bundles are cached by the content of the sources and the lock file, so an edit rebuilds them
  * once. `KUBENEST_RUN_FROM_SOURCE=1` runs the sources instead (no bundle; for debugging).
  */
