@@ -383,7 +383,7 @@ export class PluginHost implements ObjectHooks {
       try {
         const process = runner.process;
         if (!process || runner.state !== 'running') throw new Error(`plugin is not running (${runner.state}${runner.lastError ? `: ${runner.lastError}` : ''})`);
-        const answer = await call(process.client.mutate.bind(process.client), { apiVersion, kind, object: json, type }, runner.entry.timeoutMs);
+        const answer = await process.mutate({ apiVersion, kind, object: json, type }, runner.entry.timeoutMs);
         if (answer.mutated) {
           json = answer.object;
           mutated = true;

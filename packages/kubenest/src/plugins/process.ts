@@ -4,6 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Logger } from 'pino';
 import { grpc, pluginv2, stdio, ProtobufEmpty } from '@kubenest/plugin-proto';
 import { tiedToParent } from '../controlplane/supervisor.ts';
+import { UnaryChannel, unwatchDeadline, watchDeadline } from './unary.ts';
 
 /**
  * go-plugin's handshake as vCluster's host runs it (plugin-protocol.md §1): the magic cookie,
@@ -200,6 +201,8 @@ export class PluginProcess {
   readonly name: string;
   readonly pid: number;
   readonly client: pluginv2.PluginClient;
+  /** The hook calls' own connection (ADR 31); the other calls go through `client`. */
+  private readonly hooks: UnaryChannel;
   /** Resolves when the process has exited (with how it ended). */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly child: ChildProcess;
@@ -208,8 +211,9 @@ export class PluginProcess {
   /** The plugin's last few log lines, quoted in errors. */
   readonly recentLines: string[];
 
-  private constructor(name: string, child: ChildProcess, exited: PluginProcess['exited'], client: pluginv2.PluginClient, socket: string | undefined, stdioStream: grpc.ClientReadableStream<stdio.StdioData>, recentLines: string[]) {
+  private constructor(name: string, child: ChildProcess, exited: PluginProcess['exited'], client: pluginv2.PluginClient, hooks: UnaryChannel, socket: string | undefined, stdioStream: grpc.ClientReadableStream<stdio.StdioData>, recentLines: string[]) {
     this.name = name;
+    this.hooks = hooks;
     this.recentLines = recentLines;
     this.pid = child.pid!;
     this.child = child;
@@ -322,10 +326,16 @@ export class PluginProcess {
         splitter.push(Buffer.from(data.data));
       });
       stream.on('error', () => {}); // ends when the plugin does; Unimplemented is tolerated, as by go-plugin
-      return new PluginProcess(o.name, child, exited, client, address.network === 'unix' ? address.address : undefined, stream, recentStderr);
+      const hooks = new UnaryChannel(address.network, address.address);
+      return new PluginProcess(o.name, child, exited, client, hooks, address.network === 'unix' ? address.address : undefined, stream, recentStderr);
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** One hook call (`Plugin/Mutate`), failing as a grpc-js call would. */
+  mutate(request: pluginv2.Mutate_Request, timeoutMs?: number): Promise<pluginv2.Mutate_Response> {
+    return this.hooks.call('/pluginv2.Plugin/Mutate', encodeMutateRequest, decodeMutateResponse, request, timeoutMs);
   }
 
   get alive(): boolean {
@@ -348,10 +358,14 @@ export class PluginProcess {
   private cleanUp(): void {
     this.stdioStream.cancel();
     this.client.close();
+    this.hooks.close();
     // go-plugin leaves its socket behind when killed.
     if (this.socket) rmSync(this.socket, { force: true });
   }
 }
+
+const encodeMutateRequest = (request: pluginv2.Mutate_Request): Uint8Array => pluginv2.Mutate_Request.encode(request).finish();
+const decodeMutateResponse = (bytes: Uint8Array): pluginv2.Mutate_Response => pluginv2.Mutate_Response.decode(bytes);
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;
@@ -363,26 +377,6 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
     } catch {
       // gone
     }
-  }
-}
-
-/**
- * Calls with a time limit, checked by one timer for all of them: a gRPC deadline costs each call
- * a timer and a `grpc-timeout` header of its own (about a tenth of a hook call's CPU in the host).
- */
-const timedCalls = new Set<{ deadline: number; expire: () => void }>();
-let sweeper: NodeJS.Timeout | undefined;
-
-function sweep(): void {
-  const now = Date.now();
-  for (const timed of timedCalls) {
-    if (timed.deadline > now) continue;
-    timedCalls.delete(timed);
-    timed.expire();
-  }
-  if (timedCalls.size === 0) {
-    clearInterval(sweeper);
-    sweeper = undefined;
   }
 }
 
@@ -406,13 +400,11 @@ export function call<Req, Res>(
       },
     } : undefined;
     state.unary = method(request, new grpc.Metadata(), {}, (error, response) => {
-      if (timed) timedCalls.delete(timed);
+      if (timed) unwatchDeadline(timed);
       if (state.expired) return;
       if (error) reject(error);
       else resolve(response);
     });
-    if (!timed) return;
-    timedCalls.add(timed);
-    sweeper ??= setInterval(sweep, 50).unref();
+    if (timed) watchDeadline(timed);
   });
 }
