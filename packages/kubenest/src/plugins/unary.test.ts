@@ -48,6 +48,13 @@ describe('UnaryChannel: unary gRPC on node:http2 against a grpc-js server', () =
     assert.deepEqual(answers.map((a) => a.object), Array.from({ length: 200 }, (_, i) => `UpdateVirtual:Pod:{"i":${i}}`));
   });
 
+  test('64 calls of 1.5 MiB objects at once (more than a session buffers by default) all get their answers', async () => {
+    handler = (call, callback) => callback(null, { object: call.request.object, mutated: true });
+    const objects = Array.from({ length: 64 }, (_, i) => JSON.stringify({ i, data: String(i % 10).repeat(1.5 * 1024 * 1024) }));
+    const answers = await Promise.all(objects.map((object) => channel.call(MUTATE, encode, decode, { apiVersion: 'v1', kind: 'Secret', object, type: 'CreatePhysical' })));
+    assert.ok(answers.every((answer, i) => answer.object === objects[i]), 'an answer differs from its request');
+  });
+
   test('a refusal comes back with its code and its message as the server sent it', async () => {
     const details = 'refusé: 100% of "this" is not allowed\nsecond line';
     handler = (_call, callback) => callback({ code: grpc.status.PERMISSION_DENIED, details, metadata: new grpc.Metadata() });

@@ -116,7 +116,9 @@ export class UnaryChannel {
     if (this.session && !this.session.closed && !this.session.destroyed) return this.session;
     // ':authority' as go-plugin sends it; a connection that ends (the plugin died, GOAWAY) is
     // replaced on the next call.
-    const session = http2.connect('http://unused', { createConnection: this.connectTo });
+    // Node refuses new streams once a session buffers more than maxSessionMemory (10 MB by
+    // default); the syncer's workers may have dozens of objects of up to 1.5 MB in flight.
+    const session = http2.connect('http://unused', { createConnection: this.connectTo, maxSessionMemory: 1024 });
     session.on('error', () => {}); // each stream reports its own failure
     session.on('close', () => { if (this.session === session) this.session = undefined; });
     session.unref();
