@@ -327,6 +327,14 @@ export class PluginProcess {
       });
       stream.on('error', () => {}); // ends when the plugin does; Unimplemented is tolerated, as by go-plugin
       const hooks = new UnaryChannel(address.network, address.address);
+      try {
+        await hooks.open();
+      } catch (error) {
+        hooks.close();
+        stream.cancel();
+        client.close();
+        return await fail(`printed its handshake, but its socket ${address.address} cannot be reached: ${(error as Error).message}`);
+      }
       return new PluginProcess(o.name, child, exited, client, hooks, address.network === 'unix' ? address.address : undefined, stream, recentStderr);
     } finally {
       clearTimeout(timer);

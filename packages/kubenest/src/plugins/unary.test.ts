@@ -94,9 +94,28 @@ describe('UnaryChannel: unary gRPC on node:http2 against a grpc-js server', () =
     rmSync(socket, { force: true });
     await assert.rejects(channel.call(MUTATE, encode, decode, { apiVersion: 'v1', kind: 'Pod', object: '{}', type: 'CreatePhysical' }),
       (error: Error & { code: grpc.status }) => error.code === grpc.status.UNAVAILABLE);
-    server = await serve(socket, (call, callback) => callback(null, { object: 'again', mutated: true }));
+    handler = (_call, callback) => callback(null, { object: 'again', mutated: true });
+    server = await serve(socket, (call, callback) => handler(call, callback));
     const answer = await channel.call(MUTATE, encode, decode, { apiVersion: 'v1', kind: 'Pod', object: '{}', type: 'CreatePhysical' });
     assert.equal(answer.object, 'again');
+  });
+
+  test('a channel opened before its socket file is removed keeps working; one not opened cannot connect', async () => {
+    handler = (call, callback) => callback(null, { object: call.request.object, mutated: true });
+    const opened = new UnaryChannel('unix', socket);
+    const unopened = new UnaryChannel('unix', socket);
+    await opened.open();
+    rmSync(socket);
+    try {
+      const answer = await opened.call(MUTATE, encode, decode, { apiVersion: 'v1', kind: 'Pod', object: 'still', type: 'CreatePhysical' });
+      assert.equal(answer.object, 'still');
+      await assert.rejects(unopened.call(MUTATE, encode, decode, { apiVersion: 'v1', kind: 'Pod', object: '{}', type: 'CreatePhysical' }),
+        (error: Error & { code: grpc.status }) => error.code === grpc.status.UNAVAILABLE && /ENOENT/.test(error.message));
+      await assert.rejects(new UnaryChannel('unix', join(dir, 'absent.sock')).open(), /ENOENT/);
+    } finally {
+      opened.close();
+      unopened.close();
+    }
   });
 
   test('a closed channel refuses calls', async () => {

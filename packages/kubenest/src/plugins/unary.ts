@@ -106,6 +106,22 @@ export class UnaryChannel {
     });
   }
 
+  /**
+   * Connects now rather than at the first call: the connection then outlives its socket file
+   * (several plugin hosts sharing a socket directory remove each other's files on stop), as a
+   * grpc-js channel connected at launch does.
+   */
+  open(): Promise<void> {
+    const session = this.connection();
+    if (session.connecting === false) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const failed = (error: Error): void => { session.off('connect', connected); reject(error); };
+      const connected = (): void => { session.off('error', failed); resolve(); };
+      session.once('connect', connected);
+      session.once('error', failed);
+    });
+  }
+
   close(): void {
     this.closed = true;
     this.session?.destroy();
