@@ -201,6 +201,9 @@ describe('PluginHost with stand-in plugins (process, handshake, chain, restart)'
     it('one that never prints', () => failing({ mute: { path: FAKE, config: { mode: 'silent', record } } },
       /plugin "mute" .* did not print its handshake line within 1s/, { startTimeoutMs: 1000 }));
 
+    it('one whose handshake names a socket nobody listens on', () => failing({ astray: { path: FAKE, config: { mode: 'no-socket', record } } },
+      /plugin "astray" .* printed its handshake, but its socket .*nobody-here\.sock cannot be reached: .*ENOENT/));
+
     it('Initialize failing (and the plugins loaded before it are ended too)', () => failing({
       'a-fine': { path: FAKE, config: { record } },
       'b-broken': { path: FAKE, config: { mode: 'init-fail', record } },

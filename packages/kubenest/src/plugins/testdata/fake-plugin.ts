@@ -60,6 +60,10 @@ if (mode === 'garbage') {
   setInterval(() => {}, 1000);
 } else if (mode === 'silent') {
   setInterval(() => {}, 1000);
+} else if (mode === 'no-socket') {
+  // A well-formed handshake naming a socket nobody listens on.
+  console.log(`1|1|unix|${join(process.env['PLUGIN_UNIX_SOCKET_DIR'] ?? '/tmp', 'nobody-here.sock')}|grpc|`);
+  setInterval(() => {}, 1000);
 } else {
   const socket = join(process.env['PLUGIN_UNIX_SOCKET_DIR'] ?? '/tmp', `plugin${process.pid}`);
   const server = new grpc.Server();
