@@ -118,6 +118,22 @@ describe('UnaryChannel: unary gRPC on node:http2 against a grpc-js server', () =
     }
   });
 
+  test('a plugin that listens on 127.0.0.1 (the handshake\'s tcp network) is reached the same way', async () => {
+    const tcp = new grpc.Server();
+    const unimplemented = (_call: unknown, callback: (error: Partial<grpc.ServiceError>) => void): void => callback({ code: grpc.status.UNIMPLEMENTED, details: 'unimplemented' });
+    tcp.addService(pluginv2.PluginService, { mutate: ((call, callback) => callback(null, { object: `tcp:${call.request.object}`, mutated: true })) as MutateHandler, initialize: unimplemented, getPluginConfig: unimplemented, setLeader: unimplemented });
+    const port = await new Promise<number>((resolve, reject) => tcp.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
+    const overTcp = new UnaryChannel('tcp', `127.0.0.1:${port}`);
+    try {
+      await overTcp.open();
+      const answer = await overTcp.call(MUTATE, encode, decode, { apiVersion: 'v1', kind: 'Pod', object: 'x', type: 'CreatePhysical' });
+      assert.equal(answer.object, 'tcp:x');
+    } finally {
+      overTcp.close();
+      tcp.forceShutdown();
+    }
+  });
+
   test('a closed channel refuses calls', async () => {
     const closed = new UnaryChannel('unix', socket);
     closed.close();
