@@ -66,6 +66,20 @@ describe('PluginHost with stand-in plugins (process, handshake, chain, restart)'
     assert.equal(existsSync(host.socketDir), false, 'the socket dir is removed');
   });
 
+  it('a plugin does not inherit KUBECONFIG (the host admin kubeconfig a CLI may have been given)', async () => {
+    rmSync(record, { force: true });
+    const before = process.env['KUBECONFIG'];
+    process.env['KUBECONFIG'] = join(dir, 'host-admin.kubeconfig');
+    try {
+      const host = await start({ envcheck: { path: FAKE, config: { record } } });
+      await host.stop();
+    } finally {
+      if (before === undefined) delete process.env['KUBECONFIG'];
+      else process.env['KUBECONFIG'] = before;
+    }
+    assert.deepEqual(recorded('env KUBECONFIG').map((l) => l.split(' ').slice(1).join(' ')), ['env KUBECONFIG (unset)']);
+  });
+
   it('a refusal names the plugin (Fail); Ignore skips it; a hanging call times out', async () => {
     const host = await start({
       strict: { path: FAKE, config: { label: 's' }, timeoutSeconds: 1 },

@@ -232,10 +232,13 @@ export class PluginProcess {
   static async launch(o: LaunchOptions): Promise<PluginProcess> {
     // Tied to the supervisor like its components: a killed supervisor leaves no plugin behind.
     const [command, args] = tiedToParent(o.executable, []);
+    // Not KUBECONFIG: the CLI that started us may have it naming the host's admin kubeconfig, which
+    // a plugin's default client loading would pick up instead of its own credentials (ADR 22).
+    const { KUBECONFIG: _ignored, ...inherited } = process.env;
     const child = spawn(command, args, {
       cwd: o.workingDir,
       env: {
-        ...process.env, ...o.env, PLUGIN_CONFIG: o.pluginConfig, ...HANDSHAKE_ENV, PLUGIN_UNIX_SOCKET_DIR: o.socketDir,
+        ...inherited, ...o.env, PLUGIN_CONFIG: o.pluginConfig, ...HANDSHAKE_ENV, PLUGIN_UNIX_SOCKET_DIR: o.socketDir,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group, so ending it ends anything it started.

@@ -14,6 +14,7 @@ const config = (parse(process.env['PLUGIN_CONFIG'] ?? 'null') ?? {}) as { mode?:
 const mode = config.mode ?? 'ok';
 const note = (line: string): void => { if (config.record) appendFileSync(config.record, `${process.pid} ${line}\n`); };
 note('start');
+note(`env KUBECONFIG ${process.env['KUBECONFIG'] ?? '(unset)'}`);
 
 /**
  * `tryHost`: requests made with the host kubeconfig of its InitConfig (`controlPlaneConfig`), as
