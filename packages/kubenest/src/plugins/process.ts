@@ -4,7 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Logger } from 'pino';
 import { grpc, pluginv2, stdio, ProtobufEmpty } from '@kubenest/plugin-proto';
 import { tiedToParent } from '../controlplane/supervisor.ts';
-import { UnaryChannel, unwatchDeadline, watchDeadline } from './unary.ts';
+import { UnaryChannel } from './unary.ts';
 
 /**
  * go-plugin's handshake as vCluster's host runs it (plugin-protocol.md §1): the magic cookie,
@@ -391,31 +391,14 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-/**
- * A unary call as a promise; with `timeoutMs`, one not answered by then is cancelled and fails
- * with DEADLINE_EXCEEDED (within 50 ms of the limit), as a gRPC deadline would.
- */
+/** A unary call as a promise, with a deadline when `timeoutMs` is given (the hook calls have their own path, ADR 31). */
 export function call<Req, Res>(
-  method: (request: Req, metadata: grpc.Metadata, options: Partial<grpc.CallOptions>, callback: (error: grpc.ServiceError | null, response: Res) => void) => grpc.ClientUnaryCall,
+  method: (request: Req, metadata: grpc.Metadata, options: Partial<grpc.CallOptions>, callback: (error: grpc.ServiceError | null, response: Res) => void) => unknown,
   request: Req,
   timeoutMs?: number,
 ): Promise<Res> {
   return new Promise((resolve, reject) => {
-    const state: { expired: boolean; unary?: grpc.ClientUnaryCall } = { expired: false };
-    const timed = timeoutMs ? {
-      deadline: Date.now() + timeoutMs,
-      expire: () => {
-        state.expired = true;
-        state.unary?.cancel();
-        reject(Object.assign(new Error(`4 DEADLINE_EXCEEDED: no answer within ${timeoutMs} ms`), { code: grpc.status.DEADLINE_EXCEEDED, details: 'Deadline exceeded' }));
-      },
-    } : undefined;
-    state.unary = method(request, new grpc.Metadata(), {}, (error, response) => {
-      if (timed) unwatchDeadline(timed);
-      if (state.expired) return;
-      if (error) reject(error);
-      else resolve(response);
-    });
-    if (timed) watchDeadline(timed);
+    const options: Partial<grpc.CallOptions> = timeoutMs ? { deadline: Date.now() + timeoutMs } : {};
+    method(request, new grpc.Metadata(), options, (error, response) => (error ? reject(error) : resolve(response)));
   });
 }

@@ -161,7 +161,7 @@ function percentDecode(text: string): string {
 }
 
 /** An error shaped as grpc-js's ServiceError: `code`, `details`, and the message `CODE NAME: details`. */
-export function callError(code: number, details: string): Error & { code: number; details: string } {
+function callError(code: number, details: string): Error & { code: number; details: string } {
   const name = grpc.status[code] ?? 'UNKNOWN';
   return Object.assign(new Error(`${code} ${name}: ${details}`), { code, details });
 }
@@ -173,13 +173,9 @@ export function callError(code: number, details: string): Error & { code: number
 const untilDeadline = new Set<{ deadline: number; expire: () => void }>();
 let sweeper: NodeJS.Timeout | undefined;
 
-export function watchDeadline(limit: { deadline: number; expire: () => void }): void {
+function watchDeadline(limit: { deadline: number; expire: () => void }): void {
   untilDeadline.add(limit);
   sweeper ??= setInterval(sweep, 50).unref();
-}
-
-export function unwatchDeadline(limit: { deadline: number; expire: () => void }): void {
-  untilDeadline.delete(limit);
 }
 
 function sweep(): void {
