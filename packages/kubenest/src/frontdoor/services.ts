@@ -28,7 +28,8 @@ export function serviceRefusal(namespace: string, body: unknown): string | undef
   if (service === null || typeof service !== 'object' || Array.isArray(service)) return 'a body that is not an object';
   if ((service.kind ?? 'Service') !== 'Service' || (service.apiVersion ?? 'v1') !== 'v1') return `a body of ${service.apiVersion}/${service.kind}`;
   const meta = service.metadata ?? {};
-  if (!meta.name) return 'no metadata.name (generateName is left to the apiserver)';
+  // A dry run answers with a generated name that the real create would not get again.
+  if (!meta.name || meta.generateName) return 'generateName (the name is left to the apiserver)';
   if (meta.namespace && meta.namespace !== namespace) return 'a namespace in the body that is not the one in the path';
   if (namespace === 'default' && meta.name === 'kubernetes') return 'default/kubernetes, the virtual cluster\'s own';
   const spec = service.spec ?? {};
