@@ -15,7 +15,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parse } from 'yaml';
+import { loadKubeconfig } from '@kubenest/kube';
 import { cliSandbox, run, testPlugins } from '@kubenest/testing';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '2000' } } });
@@ -31,15 +31,8 @@ try {
   if (up.code !== 0) throw new Error(`kubenest up failed: ${up.stderr}`);
   const kubeconfig = join(sandbox.vclustersDir, 'demo', 'kubeconfig');
   const state = JSON.parse(readFileSync(join(sandbox.vclustersDir, 'demo', 'run', 'state.json'), 'utf8')) as { server: string; apiserver: string };
-  const doc = parse(readFileSync(kubeconfig, 'utf8')) as {
-    clusters: { cluster: { 'certificate-authority-data': string } }[];
-    users: { user: { 'client-certificate-data': string; 'client-key-data': string } }[];
-  };
-  const tls = {
-    ca: Buffer.from(doc.clusters[0]!.cluster['certificate-authority-data'], 'base64'),
-    cert: Buffer.from(doc.users[0]!.user['client-certificate-data'], 'base64'),
-    key: Buffer.from(doc.users[0]!.user['client-key-data'], 'base64'),
-  };
+  const config = loadKubeconfig(kubeconfig);
+  const tls = { ca: config.caData, cert: config.clientCertData, key: config.clientKeyData };
   const plugins = await sandbox.cli('plugins', 'demo', '--json');
   const port = (JSON.parse(plugins.stdout) as { port: number }[])[0]!.port;
   await run('kubectl', ['--kubeconfig', kubeconfig, 'create', 'configmap', 'bench', '--from-literal=k=v']);

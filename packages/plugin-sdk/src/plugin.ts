@@ -439,17 +439,17 @@ const stdioStreams = new Set<grpc.ServerWritableStream<unknown, stdio.StdioData>
 function redirectStdout(log: Log): void {
   let pending = '';
   process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
-    const data = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk);
+    const data = Buffer.from(chunk);
+    const callback = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
     if (stdioStreams.size > 0) {
       for (const stream of stdioStreams) stream.write({ channel: stdio.StdioData_Channel.STDOUT, data });
-      (rest.find((r) => typeof r === 'function') as (() => void) | undefined)?.();
+      callback?.();
       return true;
     }
     pending += data.toString('utf8');
     const lines = pending.split('\n');
     pending = lines.pop() ?? '';
     for (const line of lines) if (line.trim() !== '') log.info(line, { stream: 'stdout' });
-    const callback = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
     callback?.();
     return true;
   });

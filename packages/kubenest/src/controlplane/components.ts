@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request, type Agent } from 'undici';
+import { APISERVER_KUBELET_CLIENT_CN } from '../kubelet/endpoint.ts';
 import type { FrontProxyPki, LeafSpec, PkiPaths } from './pki.ts';
 import { freePort, portIsFree } from './ports.ts';
 
@@ -125,7 +126,7 @@ export function controlPlanePkiLeaves(serviceCidr: string): LeafSpec[] {
     { name: 'admin', commonName: 'kubenest-admin', organizations: ['system:masters'], client: true },
     { name: 'controller-manager', commonName: 'system:kube-controller-manager', client: true },
     // What the apiserver presents to kubelets (logs, exec, port-forward); a kubelet endpoint of ours lets only this name in.
-    { name: 'apiserver-kubelet-client', commonName: 'kube-apiserver-kubelet-client', client: true },
+    { name: 'apiserver-kubelet-client', commonName: APISERVER_KUBELET_CLIENT_CN, client: true },
   ];
 }
 

@@ -111,17 +111,20 @@ async function startSyncers(
   const plugins = pluginEntries(spec.values).length === 0 ? NO_PLUGINS
     : await (await import('../plugins/index.ts')).startPlugins({ name: spec.name, hostNamespace: spec.hostNamespace, values: spec.values, layout: plane.layout, host, progress });
   const chain = plugins.host ? plugins.hooks : hooks;
-  const hostClient = new HookedClient('host', host, chain);
+  const ctx: SyncContext = {
+    virtual: new HookedClient('virtual', virtual, chain), host: new HookedClient('host', host, chain),
+    vclusterName: spec.name, hostNamespace: spec.hostNamespace, names, meta: new MetadataTranslator(spec.name, spec.hostNamespace),
+  };
   let kubelet: KubeletEndpoint | undefined;
   try {
     // Every replica serves it, leading or not (the virtual apiserver's kubelet for every virtual node, ADR 27).
     const pki = pkiPaths(join(plane.layout.dataDir, 'pki'));
     kubelet = await startKubeletEndpoint(join(plane.layout.dataDir, 'kubelet-endpoint.json'), {
       cert: readFileSync(pki.cert('loopback-serving')), key: readFileSync(pki.key('loopback-serving')), ca: readFileSync(pki.caCert),
-      hostConfig, names, getHostPod: (name, namespace) => hostClient.resourceFor<KubeObject>(CORE['pods']!).get(name, { namespace }),
+      hostConfig, names, getHostPod: (name, namespace) => ctx.host.resourceFor<KubeObject>(CORE['pods']!).get(name, { namespace }),
     });
     progress(`${spec.name}: kubelet endpoint on https://127.0.0.1:${kubelet.port}`);
-    const running = await startSyncersWith(plugins, chain, spec, plane, host, virtual, startedAt, progress, names, kubelet.port);
+    const running = await startSyncersWith(plugins, ctx, spec, plane, host, virtual, startedAt, progress, kubelet.port);
     const endpoint = kubelet;
     return { ...running, stop: async () => { await running.stop(); await endpoint.stop(); } };
   } catch (error) {
@@ -132,18 +135,14 @@ async function startSyncers(
 }
 
 async function startSyncersWith(
-  plugins: Plugins, hooks: ObjectHooks, spec: VirtualClusterSpec, plane: VirtualControlPlane, host: KubeClient, virtual: KubeClient,
-  startedAt: string, progress: (line: string) => void, names: NameTranslator, kubeletPort: number,
+  plugins: Plugins, ctx: SyncContext, spec: VirtualClusterSpec, plane: VirtualControlPlane, host: KubeClient, virtual: KubeClient,
+  startedAt: string, progress: (line: string) => void, kubeletPort: number,
 ): Promise<{ plane: VirtualControlPlane; state: () => VirtualClusterState; stop: () => Promise<void> }> {
-  const ctx: SyncContext = {
-    virtual: new HookedClient('virtual', virtual, hooks), host: new HookedClient('host', host, hooks),
-    vclusterName: spec.name, hostNamespace: spec.hostNamespace, names, meta: new MetadataTranslator(spec.name, spec.hostNamespace),
-  };
   await storeKubeconfigSecret(ctx.host, spec, readFileSync(plane.kubeconfig, 'utf8'));
   // What the front door answers itself: plugins' interceptors first (in vCluster they wrap its own
   // filters), then Services made on the host first (ADR 26).
   const authorize = subjectAccessReviewer(virtual.rest);
-  const asCaller = apiserverAsCaller(loadKubeconfig(plane.apiserverKubeconfig));
+  const asCaller = apiserverAsCaller(virtual.rest.config);
   plane.frontDoor.setHandlers([
     new InterceptorHandler({ plugins: () => plugins.host?.interceptors() ?? [], authorize, log: progress }),
     new ServiceCreateHandler({ ctx, asCaller: asCaller.call, log: progress }),
@@ -168,7 +167,7 @@ async function startSyncersWith(
   let controllers: Runnable[] = [];
   let stopping: Promise<unknown> = Promise.resolve();
   const elector = new LeaderElector(host.rest, {
-    namespace: spec.hostNamespace, name: names.leaderLeaseName(), identity: `${hostname()}-${process.pid}`,
+    namespace: spec.hostNamespace, name: ctx.names.leaderLeaseName(), identity: `${hostname()}-${process.pid}`,
     onStartedLeading: async (signal) => {
       await stopping; // the previous term's controllers are fully stopped first
       leading = true;

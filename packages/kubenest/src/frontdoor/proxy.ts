@@ -232,9 +232,7 @@ export class FrontDoor {
     } catch (error) {
       res.off('close', onClose);
       if (abort.signal.aborted) return;
-      this.log(`front door: ${req.method} ${req.url}: the virtual kube-apiserver did not answer: ${(error as Error).message}`);
-      res.setHeader('retry-after', '1');
-      writeStatus(res, failure(503, 'ServiceUnavailable', `the virtual kube-apiserver is not reachable (${(error as Error).message}); it may be starting`));
+      this.apiserverUnreachable(req, res, error as Error);
       return;
     }
     res.writeHead(answer.statusCode, forwardedResponseHeaders(answer.headers));
@@ -246,6 +244,13 @@ export class FrontDoor {
         resolve();
       });
     });
+  }
+
+  /** A 503 the client may retry: the virtual kube-apiserver did not answer (starting, or restarting). */
+  private apiserverUnreachable(req: IncomingMessage, res: ServerResponse, error: Error): void {
+    this.log(`front door: ${req.method} ${req.url}: the virtual kube-apiserver did not answer: ${error.message}`);
+    res.setHeader('retry-after', '1');
+    writeStatus(res, failure(503, 'ServiceUnavailable', `the virtual kube-apiserver is not reachable (${error.message}); it may be starting`));
   }
 
   private forwardUpgrade(request: FrontDoorRequest, upgrade: NonNullable<FrontDoorRequest['upgrade']>): Promise<void> {
@@ -289,9 +294,7 @@ export class FrontDoor {
       });
       upstream.on('error', (error) => {
         if (!res.headersSent && !done) {
-          this.log(`front door: ${req.method} ${req.url}: the virtual kube-apiserver did not answer: ${error.message}`);
-          res.setHeader('retry-after', '1');
-          writeStatus(res, failure(503, 'ServiceUnavailable', `the virtual kube-apiserver is not reachable (${error.message}); it may be starting`));
+          this.apiserverUnreachable(req, res, error);
         } else {
           res.destroy();
         }
