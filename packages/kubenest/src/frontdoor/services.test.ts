@@ -26,6 +26,8 @@ describe('which Service creates are made on the host first', () => {
     assert.match(hostFirstRefusal({ ...base, contentType: 'application/json-patch+json', service: service() })!, /neither JSON nor protobuf/);
     assert.match(hostFirstRefusal({ ...base, impersonating: true, service: service() })!, /impersonating/);
     assert.match(hostFirstRefusal({ ...base, service: service({}, { generateName: 'web-' }) })!, /generateName/);
+    // What the handler checks is the dry run's answer, which carries a generated name beside generateName.
+    assert.match(hostFirstRefusal({ ...base, service: service({}, { name: 'web-x7k2p', generateName: 'web-' }) })!, /generateName/);
     assert.match(hostFirstRefusal({ ...base, service: service({}, { name: 'kubernetes' }) })!, /virtual cluster's own/);
     assert.match(hostFirstRefusal({ ...base, service: service({ type: 'ExternalName', externalName: 'x.example' }) })!, /ExternalName/);
     assert.match(hostFirstRefusal({ ...base, service: service({}, { name: 'web', namespace: 'other' }) })!, /not the one in the path/);
