@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -169,7 +170,7 @@ describe('a plugin written with the SDK, on the wire', () => {
         const stdioStream = stdioClient.streamStdio(ProtobufEmpty.create());
         stdioStream.on('data', (data: stdio.StdioData) => forwarded.push(data));
         stdioStream.on('error', () => {});
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await once(stdioStream, 'metadata');
         await unary((cb) => client.setLeader({}, cb));
         await waitFor(() => stderrLines.some((l) => l.includes('"@message":"leader work ran"')));
         await waitFor(() => forwarded.some((d) => d.channel === stdio.StdioData_Channel.STDOUT && Buffer.from(d.data).toString() === 'printed once leading\n'));

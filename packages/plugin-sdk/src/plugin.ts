@@ -173,6 +173,8 @@ class Runtime {
     server.addService(stdio.GRPCStdioService, {
       streamStdio: (call) => {
         stdioStreams.add(call);
+        // Headers now, so a host can tell the stream is registered before anything is printed.
+        call.sendMetadata(new grpc.Metadata());
         call.on('cancelled', () => stdioStreams.delete(call));
         call.on('close', () => stdioStreams.delete(call));
       },
