@@ -35,4 +35,17 @@ export default tseslint.config(
     },
   },
   ...layerRules,
+  {
+    // process.kill(0) or a negative pid signals a whole process group: a pid read from a file being
+    // written is 0, and a test that sent SIGKILL to it killed the test runner and CI. One guarded
+    // place signals processes (it refuses anything but a positive pid).
+    files: ['**/*.ts'],
+    ignores: ['packages/kubenest/src/controlplane/pids.ts'],
+    rules: {
+      'no-restricted-properties': ['error', {
+        object: 'process', property: 'kill',
+        message: 'use signalProcess/signalGroup (controlplane/pids.ts) or killProcess (@kubenest/testing): they refuse pid 0 and process groups',
+      }],
+    },
+  },
 );

@@ -29,7 +29,7 @@ import { CORE, Informer, type KubeClient, type KubeObject } from '@kubenest/kube
 import { MappingStoreProxy, configMapSyncer, kineSocketPath, startPlugins, type Plugins } from '@kubenest/kubenest';
 import { grpc } from '@kubenest/plugin-proto';
 import { HookedClient, MetadataTranslator, NameTranslator, NO_HOOKS, SyncController, type HookType, type ObjectHooks, type SyncContext } from '@kubenest/sync';
-import { REPO_ROOT, sdkExamplePlugins, startSyncEnvironment, testPlugins } from '@kubenest/testing';
+import { REPO_ROOT, killProcess, sdkExamplePlugins, startSyncEnvironment, testPlugins } from '@kubenest/testing';
 import { spawnToInitializeMs } from './baselines.ts';
 
 const { values } = parseArgs({
@@ -112,11 +112,11 @@ try {
   // processes of the round trip. Reported beside the figure above, not instead of it.
   const planePids = [...env.plane.status(), ...env.host.cluster.status()].flatMap((c) => (c.pid ? [c.pid] : []));
   console.error(`mutate: the same ${mutates} round trips with the ${planePids.length} control plane processes stopped`);
-  for (const pid of planePids) process.kill(pid, 'SIGSTOP');
+  for (const pid of planePids) killProcess(pid, 'SIGSTOP');
   try {
     results['goMutateControlPlanesStoppedMs'] = await roundTrips(goPlugins!.host!, (i) => pod(i), 'CreatePhysical');
   } finally {
-    for (const pid of planePids) process.kill(pid, 'SIGCONT');
+    for (const pid of planePids) killProcess(pid, 'SIGCONT');
   }
   results['goPluginRssMiB'] = rssOfPlugins(goPlugins!);
 
@@ -127,7 +127,7 @@ try {
     const pid = host.status()[0]!.pid!;
     console.error(`kill ${round + 1}/${kills}: SIGKILL to the Go plugin (pid ${pid}), until its Pod hook works again`);
     const killed = performance.now();
-    process.kill(pid, 'SIGKILL');
+    killProcess(pid, 'SIGKILL');
     for (;;) {
       try {
         const out = await host.mutate('CreatePhysical', pod(round));

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readPids } from '@kubenest/kubenest';
-import { eventually, kubenest, pidAlive, run, spawnKubenest, tempDir, testBinaries } from '@kubenest/testing';
+import { eventually, killProcess, kubenest, pidAlive, readPidFile, run, spawnKubenest, tempDir, testBinaries } from '@kubenest/testing';
 
 /** Every process the supervisor of `dataDir` started, plus the supervisor itself. */
 function supervisedPids(dataDir: string): number[] {
-  const supervisor = Number(readFileSync(join(dataDir, 'run', 'supervisor.pid'), 'utf8'));
+  const supervisor = readPidFile(join(dataDir, 'run', 'supervisor.pid')) ?? assert.fail(`no supervisor.pid in ${dataDir}/run`);
   return [supervisor, ...readPids(join(dataDir, 'run', 'pids.json')).map((p) => p.pid)];
 }
 
@@ -67,7 +66,7 @@ describe('kubenest host (CLI)', () => {
 
   it('SIGTERM to the supervisor stops every component', async () => {
     const pids = supervisedPids(dir.path);
-    process.kill(pids[0]!, 'SIGTERM');
+    killProcess(pids[0], 'SIGTERM');
     await eventually(() => assert.deepEqual(pids.filter(pidAlive), []), { timeoutMs: 60_000 });
   });
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CORE, KubeClient, loadKubeconfig, type KubeObject } from '@kubenest/kube';
 import { readPids } from '@kubenest/kubenest';
-import { cliSandbox, createThroughOutage, eventually, pidAlive, watchStatus, type CliSandbox } from '@kubenest/testing';
+import { cliSandbox, createThroughOutage, eventually, killProcess, pidAlive, readPidFile, watchStatus, type CliSandbox } from '@kubenest/testing';
 
 const CONFIGMAPS = 2_000;
 const PODS = 200;
@@ -20,7 +20,7 @@ describe('crash safety: a supervisor killed with SIGKILL comes back by itself', 
   let host: KubeClient;
   const cli = (...args: string[]) => sandbox.cli(...args);
   const runDir = (which: 'host' | 'demo'): string => which === 'host' ? join(sandbox.hostDir, 'run') : join(sandbox.vclustersDir, 'demo', 'run');
-  const supervisorOf = (which: 'host' | 'demo'): number => Number(readFileSync(join(runDir(which), 'supervisor.pid'), 'utf8'));
+  const supervisorOf = (which: 'host' | 'demo'): number => readPidFile(join(runDir(which), 'supervisor.pid')) ?? assert.fail(`no supervisor.pid in ${runDir(which)}`);
   const keeperOf = (which: 'host' | 'demo'): number => (JSON.parse(readFileSync(join(runDir(which), 'keeper.json'), 'utf8')) as { pid: number }).pid;
   const componentsOf = (which: 'host' | 'demo'): number[] => readPids(join(runDir(which), 'pids.json')).map((p) => p.pid);
 
@@ -62,7 +62,7 @@ describe('crash safety: a supervisor killed with SIGKILL comes back by itself', 
         await createThroughOutage(() => make(i));
         if (i === count / 2 && !killed) {
           killed = true;
-          process.kill(supervisorOf(victim), 'SIGKILL');
+          killProcess(supervisorOf(victim), 'SIGKILL');
         }
       }
     }));

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { CORE, Informer, KubeClient, loadKubeconfig, type KubeObject } from '@kubenest/kube';
 import { ensurePki } from '@kubenest/kubenest';
-import { cliSandbox, eventually, pidAlive, run, type CliSandbox } from '@kubenest/testing';
+import { cliSandbox, eventually, killProcess, pidAlive, run, type CliSandbox } from '@kubenest/testing';
 
 interface State { server: string; apiserver: string; supervisorPid: number }
 
@@ -310,7 +310,7 @@ describe('front door: the authenticating proxy in front of the virtual apiserver
         }
       })();
       await eventually(() => assert.ok(created.length >= 5), { timeoutMs: 30_000 });
-      process.kill(killed, 'SIGKILL');
+      killProcess(killed, 'SIGKILL');
       await eventually(() => {
         const now = JSON.parse(readFileSync(stateFile(), 'utf8')) as State;
         assert.ok(now.supervisorPid !== killed && pidAlive(now.supervisorPid), 'a new supervisor');

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
-import { eventually, kubenest, run, startHostCluster, tempDir, testBinaries, type TestHostCluster } from '@kubenest/testing';
+import { eventually, killProcess, kubenest, run, startHostCluster, tempDir, testBinaries, type TestHostCluster } from '@kubenest/testing';
 
 const FIRST_LINE = 'kubenest local host: this container runs on a simulated node (kwok); no process runs, so every container shows these lines.';
 const LAST_LINE = 'kubenest local host: kubectl port-forward reaches only the pod ports the host was started with a target for.';
@@ -24,7 +24,7 @@ function start(command: string, args: string[], input?: string): { child: ChildP
   return {
     child, output: () => out,
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGTERM');
+      if (child.exitCode === null && child.signalCode === null) killProcess(child.pid, 'SIGTERM');
       await exited;
     },
   };

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { REPO_ROOT, eventually, kubenest, pidAlive, run, startHostCluster, tempDir, testBinaries, type TestHostCluster } from '@kubenest/testing';
+import { eventually, killProcess, kubenest, pidAlive, REPO_ROOT, run, startHostCluster, tempDir, testBinaries, type TestHostCluster } from '@kubenest/testing';
 
 const FAKE_PLUGIN = join(REPO_ROOT, 'packages/kubenest/src/plugins/testdata/fake-plugin.ts');
 const COUNT = 2000;
@@ -60,7 +60,7 @@ describe('a hooking plugin killed during a bulk sync', () => {
       assert.ok(now >= 50, `${now} on the host`);
       return now;
     }, { timeoutMs: 300_000, intervalMs: 100 });
-    process.kill(first.pid!, 'SIGKILL');
+    killProcess(first.pid, 'SIGKILL');
     process.stderr.write(`plugin killed with ${atKill} of ${COUNT} ConfigMaps on the host\n`);
     assert.ok(atKill < COUNT, 'the plugin was killed during the sync, not after it');
     const applied = await applying;

@@ -4,10 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
-import {
-  REPO_ROOT, eventually, kubenest, pidAlive, pushPluginImage, run, sdkExamplePlugins, sdkExamplesSource, startHostCluster, startTestRegistry, tempDir, testBinaries,
-  type TestHostCluster, type TestRegistry,
-} from '@kubenest/testing';
+import { eventually, killProcess, kubenest, pidAlive, pushPluginImage, REPO_ROOT, run, sdkExamplePlugins, sdkExamplesSource, startHostCluster, startTestRegistry, tempDir, testBinaries, type TestHostCluster, type TestRegistry } from '@kubenest/testing';
 
 interface PluginRow { name: string; source: string; state: string; pid?: number; restarts: number; leader: boolean; hooks: { apiVersion: string; kind: string; types: string[] }[]; lastError?: string }
 
@@ -201,7 +198,7 @@ describe('Go plugins built with vcluster-sdk (hooks, crd-sync, bootstrap-with-de
 
   it('a plugin killed with SIGKILL is restarted, sent SetLeader again, and its hooks work again', async () => {
     const before = (await plugins()).find((r) => r.name === 'hooks')!;
-    process.kill(before.pid!, 'SIGKILL');
+    killProcess(before.pid, 'SIGKILL');
     const killedAt = Date.now();
     const after = await eventually(async () => {
       const row = (await plugins()).find((r) => r.name === 'hooks')!;

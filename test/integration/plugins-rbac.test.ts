@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { REPO_ROOT, eventually, kubenest, startHostCluster, tempDir, testBinaries, type TestHostCluster } from '@kubenest/testing';
+import { eventually, killProcess, kubenest, REPO_ROOT, startHostCluster, tempDir, testBinaries, type TestHostCluster } from '@kubenest/testing';
 
 const FAKE_PLUGIN = join(REPO_ROOT, 'packages/kubenest/src/plugins/testdata/fake-plugin.ts');
 const NS = 'vcluster-demo';
@@ -126,7 +126,7 @@ describe('plugins hold only their own host rights', () => {
   it('a restarted plugin gets a fresh token of the same ServiceAccount', async () => {
     const before = JSON.parse((await cli('plugins', 'demo', '--json')).stdout) as { name: string; pid: number }[];
     const plain = before.find((p) => p.name === 'plain')!;
-    process.kill(plain.pid, 'SIGKILL');
+    killProcess(plain.pid, 'SIGKILL');
     await eventually(async () => {
       const rows = JSON.parse((await cli('plugins', 'demo', '--json')).stdout) as { name: string; pid: number; state: string; restarts: number }[];
       const row = rows.find((p) => p.name === 'plain')!;

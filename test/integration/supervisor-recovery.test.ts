@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { readPids } from '@kubenest/kubenest';
-import { cliSandbox, eventually, pidAlive, processesUsing, run, watchStatus, type CliSandbox } from '@kubenest/testing';
+import { cliSandbox, eventually, killProcess, pidAlive, processesUsing, readPidFile, run, watchStatus, type CliSandbox } from '@kubenest/testing';
 
 interface Row { name: string; status: string; detail?: string; supervisorRestarts: number }
 
@@ -17,8 +17,7 @@ describe('supervisor recovery: crash loops, reboots, delete while recovering', (
   let sandbox: CliSandbox;
   const cli = (...args: string[]) => sandbox.cli(...args);
   const runDir = (which: 'host' | 'demo'): string => which === 'host' ? join(sandbox.hostDir, 'run') : join(sandbox.vclustersDir, 'demo', 'run');
-  const readPid = (file: string): number | undefined => existsSync(file) ? Number(readFileSync(file, 'utf8')) : undefined;
-  const supervisorOf = (which: 'host' | 'demo'): number | undefined => readPid(join(runDir(which), 'supervisor.pid'));
+  const supervisorOf = (which: 'host' | 'demo'): number | undefined => readPidFile(join(runDir(which), 'supervisor.pid'));
   const keeperState = (which: 'host' | 'demo'): { pid: number; state: string } | undefined => {
     try {
       return JSON.parse(readFileSync(join(runDir(which), 'keeper.json'), 'utf8')) as { pid: number; state: string };
@@ -50,7 +49,7 @@ describe('supervisor recovery: crash loops, reboots, delete while recovering', (
       for (const entry of readPids(join(runDir('demo'), 'pids.json'))) components.add(entry.pid);
       const pid = supervisorOf('demo');
       if (pid !== undefined && !killed.includes(pid) && pidAlive(pid)) {
-        process.kill(pid, 'SIGKILL');
+        killProcess(pid, 'SIGKILL');
         killed.push(pid);
       }
       await sleep(50);
@@ -80,7 +79,7 @@ describe('supervisor recovery: crash loops, reboots, delete while recovering', (
   it('after every process was killed, as by a reboot, up brings both clusters back with their data', async () => {
     const components = [...readPids(join(runDir('host'), 'pids.json')), ...readPids(join(runDir('demo'), 'pids.json'))].map((p) => p.pid);
     const pids = [keeperState('host')!.pid, keeperState('demo')!.pid, supervisorOf('host')!, supervisorOf('demo')!];
-    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    for (const pid of pids) killProcess(pid, 'SIGKILL');
     // Killed together with their supervisors: no keeper is left to end them, the kernel does.
     await eventually(() => assert.deepEqual([...pids, ...components].filter(pidAlive), []));
     assert.deepEqual(processesUsing(sandbox.dir), []);
@@ -101,7 +100,7 @@ describe('supervisor recovery: crash loops, reboots, delete while recovering', (
 
   it('delete while the supervisor is recovering stops the recovery and removes everything', async () => {
     const killed = supervisorOf('demo')!;
-    process.kill(killed, 'SIGKILL');
+    killProcess(killed, 'SIGKILL');
     await eventually(async () => assert.equal((await demoRow())?.status, 'recovering'));
     // The keeper has started the next supervisor, which is still starting (it waits for the
     // dead one's Lease to expire): the stop reaches a supervisor in the middle of its start.

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CORE, KubeClient, loadKubeconfig, type KubeObject } from '@kubenest/kube';
-import { cliSandbox, createThroughOutage, eventually, pidAlive, run, type CliSandbox, type CommandResult } from '@kubenest/testing';
+import { cliSandbox, createThroughOutage, eventually, killProcess, pidAlive, readPidFile, run, type CliSandbox, type CommandResult } from '@kubenest/testing';
 
 type Pod = KubeObject & {
   spec?: {
@@ -315,7 +314,7 @@ describe('workloads in a virtual cluster', () => {
   it('kill -9 of the syncer while 200 pods are created and deleted: once it is back by itself, both sides agree exactly', async () => {
     await ok(vk('create', 'namespace', 'churn'));
     const runDir = join(sandbox.vclustersDir, 'demo', 'run');
-    const supervisor = Number(readFileSync(join(runDir, 'supervisor.pid'), 'utf8'));
+    const supervisor = readPidFile(join(runDir, 'supervisor.pid')) ?? assert.fail(`no supervisor.pid in ${runDir}`);
     const pods = virtual.resourceFor<Pod>(CORE['pods']!);
     let next = 0;
     let killed = false;
@@ -328,7 +327,7 @@ describe('workloads in a virtual cluster', () => {
         if (i % 3 === 0) await pods.delete(`p-${i - (i >= 3 ? 3 : 0)}`, { namespace: 'churn' }).catch(() => {});
         if (i === 100 && !killed) {
           killed = true;
-          process.kill(supervisor, 'SIGKILL');
+          killProcess(supervisor, 'SIGKILL');
         }
       }
     }));

@@ -9,7 +9,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, resolveGoTools } from '@kubenest/kubenest';
+import { freePort, resolveGoTools, signalProcess } from '@kubenest/kubenest';
 
 export interface OciTools { dir: string; registry: string; crane: string; htpasswd: string }
 
@@ -93,10 +93,10 @@ ${auth}`);
     child = undefined;
     if (!running || running.exitCode !== null || running.pid === undefined) return;
     const exited = new Promise<void>((resolvePromise) => running.once('exit', () => resolvePromise()));
-    process.kill(running.pid, 'SIGTERM');
+    signalProcess(running.pid, 'SIGTERM');
     const killed = await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)]);
     if (!killed) {
-      process.kill(running.pid, 'SIGKILL');
+      signalProcess(running.pid, 'SIGKILL');
       await exited;
     }
   };

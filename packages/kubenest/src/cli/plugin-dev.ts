@@ -16,6 +16,7 @@ import { stringify } from 'yaml';
 import { resolveBinaries } from '../controlplane/binaries.ts';
 import { clusterLayout } from '../controlplane/control-plane.ts';
 import { isDaemonRunning } from '../controlplane/daemon.ts';
+import { signalProcess } from '../controlplane/pids.ts';
 import { readSpec } from '../controlplane/virtual-cluster.ts';
 import { pluginStatusFile } from '../plugins/files.ts';
 import type { PluginStatus } from '../plugins/host.ts';
@@ -171,7 +172,7 @@ export async function pluginDev(options: DevOptions): Promise<void> {
         }
         say(`${file} changed: restarting plugin ${plugin}`);
         if (old?.pid) {
-          try { process.kill(old.pid, 'SIGTERM'); } catch { /* already gone */ }
+          try { signalProcess(old.pid, 'SIGTERM'); } catch { /* already gone */ }
         }
         try {
           status = await running(dataDir, plugin, old?.pid, 120_000);

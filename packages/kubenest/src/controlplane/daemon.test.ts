@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { clusterLayout } from './control-plane.ts';
-import { daemonStatus } from './daemon.ts';
+import { acquireLock, daemonStatus } from './daemon.ts';
 import type { KeeperState } from './keeper.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kn-daemon-'));
@@ -77,5 +77,67 @@ describe('daemonStatus', () => {
     const orphaned = daemonStatus(layoutWith('orphans', { supervisor: dead, pids: [{ name: 'kine', pid: fakeKeeper.pid!, command: process.execPath }] }));
     assert.equal(orphaned.phase, 'degraded');
     assert.match(orphaned.detail ?? '', /no supervisor; still running: kine/);
+  });
+});
+
+describe('the data dir lock', () => {
+  it('is taken over when stale (a dead pid, an empty or garbled file) and refused while its holder lives', () => {
+    for (const [name, content] of [['dead', String(dead)], ['empty', ''], ['garbled', 'pid?\n']] as const) {
+      const layout = layoutWith(`lock-${name}`, {});
+      writeFileSync(layout.lockFile, content);
+      const release = acquireLock(layout);
+      assert.equal(readFileSync(layout.lockFile, 'utf8'), String(process.pid), name);
+      release();
+      assert.deepEqual(readdirSync(layout.runDir), [], `${name}: released, nothing left`);
+    }
+    const held = layoutWith('lock-held', { supervisor: fakeKeeper.pid! });
+    assert.throws(() => acquireLock(held), new RegExp(`already running from .* \\(supervisor pid ${fakeKeeper.pid}\\)`));
+    assert.equal(readFileSync(held.lockFile, 'utf8'), String(fakeKeeper.pid), 'the live holder keeps its lock');
+  });
+
+  it('of processes racing for it, one holds it at a time, also when they find it stale', async () => {
+    // Each contender takes the lock, writes "in" and "out" around holding it, and lets go, many
+    // times; every third time it leaves the lock behind naming a dead pid, as a killed supervisor
+    // would. Once, a contender that read the file between its creation and its write took the
+    // empty file for a stale lock, removed it and held the lock alongside its owner.
+    const layout = clusterLayout(join(dir, 'race'));
+    mkdirSync(layout.runDir, { recursive: true });
+    const journal = join(dir, 'race-journal');
+    const contender = `
+      const { appendFileSync, renameSync, writeFileSync } = await import('node:fs');
+      const { acquireLock } = await import(${JSON.stringify(new URL('./daemon.ts', import.meta.url).href)});
+      const layout = ${JSON.stringify(layout)};
+      let held = 0;
+      for (let i = 0; i < 3000; i++) {
+        let release;
+        try { release = acquireLock(layout); } catch (error) {
+          if (!/already running|could not take the lock/.test(error.message)) throw error;
+          continue;
+        }
+        appendFileSync(${JSON.stringify(journal)}, 'in ' + process.pid + '\\n');
+        appendFileSync(${JSON.stringify(journal)}, 'out ' + process.pid + '\\n');
+        if (i % 3 === 0) {
+          writeFileSync(layout.lockFile + '.crash' + process.pid, '${dead}');
+          renameSync(layout.lockFile + '.crash' + process.pid, layout.lockFile);
+        } else {
+          release();
+        }
+        held++;
+      }
+      console.log(held);`;
+    const contenders = Array.from({ length: 4 }, () => spawn(process.execPath, ['--input-type=module', '-e', contender], { stdio: ['ignore', 'pipe', 'inherit'] }));
+    const held = await Promise.all(contenders.map((child) => new Promise<number>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (data: Buffer) => { out += data.toString(); });
+      child.once('exit', (code) => code === 0 ? resolve(Number(out)) : reject(new Error(`a contender exited with ${code}`)));
+    })));
+    const lines = readFileSync(journal, 'utf8').trim().split('\n');
+    assert.equal(lines.length, 2 * held.reduce((a, b) => a + b, 0));
+    for (let i = 0; i < lines.length; i += 2) {
+      const [enter, leave] = [lines[i]!.split(' '), lines[i + 1]!.split(' ')];
+      assert.deepEqual([enter[0], leave[0], leave[1]], ['in', 'out', enter[1]], `line ${i + 1}: two holders at once`);
+    }
+    assert.ok(held.filter((n) => n > 0).length >= 2, `more than one contender took the lock in turn (${held.join(', ')})`);
+    assert.deepEqual(readdirSync(layout.runDir).filter((file) => file !== 'supervisor.pid'), [], 'no file left aside');
   });
 });

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Binaries } from './binaries.ts';
 import { writeFileAtomic } from './files.ts';
@@ -7,7 +7,7 @@ import type { RunningControlPlane} from './control-plane.ts';
 import { clusterLayout, prepareDataDir, type ClusterLayout } from './control-plane.ts';
 import { HostCluster } from './host-cluster.ts';
 import { isKeeperProcess, keeperFile, readKeeperState, type Exit } from './keeper.ts';
-import { isAlive, isOurProcess, readPids, reapRecorded } from './pids.ts';
+import { isAlive, isOurProcess, isProcessId, readPids, reapRecorded, signalProcess } from './pids.ts';
 import { pluginPidsFile } from '../plugins/files.ts';
 import type { ComponentStatus } from './supervisor.ts';
 
@@ -27,36 +27,92 @@ export interface DaemonEvents {
   ready(state: HostState): void;
 }
 
-/** Takes the data dir's lock: one supervisor per data dir. */
+/**
+ * Takes the data dir's lock: one supervisor per data dir. The lock is `run/supervisor.pid` holding
+ * the holder's pid; a file naming a dead pid (its holder was killed) is stale and taken over.
+ */
 export function acquireLock(layout: ClusterLayout): () => void {
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 50; attempt++) {
     try {
-      const fd = openSync(layout.lockFile, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
+      createWithContent(layout.lockFile, String(process.pid));
       return () => {
         if (readLockPid(layout) === process.pid) rmSync(layout.lockFile, { force: true });
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    const holder = readLockPid(layout);
+    const content = readContent(layout.lockFile);
+    // Let go of between our try and this read: try again. Removing "the" file here would remove
+    // whichever lock another contender has taken since.
+    if (content === undefined) continue;
+    const holder = lockPidOf(content);
     if (holder !== undefined && holder !== process.pid && isAlive(holder)) {
       throw new ControlPlaneError(`a host cluster is already running from ${layout.dataDir} (supervisor pid ${holder}); ` +
         `see \`kubenest host status --data-dir ${layout.dataDir}\` or stop it with \`kubenest host down --data-dir ${layout.dataDir}\``);
     }
-    rmSync(layout.lockFile, { force: true }); // left by a supervisor that was killed
+    removeStaleLock(layout, content);
   }
-  throw new ControlPlaneError(`could not take the lock ${layout.lockFile}`);
+  throw new ControlPlaneError(`could not take the lock ${layout.lockFile}: other processes kept taking it; try again`);
 }
 
-export function readLockPid(layout: ClusterLayout): number | undefined {
+/**
+ * Creates `file` holding `content`, failing with EEXIST when it exists. The file appears whole
+ * (written aside, then hard-linked into place): a reader never sees it empty, as it would between
+ * an exclusive open and the write, and take the lock for a stale one, or a pid of 0, which signals
+ * the reader's whole process group.
+ */
+function createWithContent(file: string, content: string): void {
+  const aside = `${file}.${process.pid}.tmp`;
+  writeFileSync(aside, content, { mode: 0o600 });
   try {
-    const pid = Number(readFileSync(layout.lockFile, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    linkSync(aside, file);
+  } finally {
+    rmSync(aside, { force: true });
+  }
+}
+
+/**
+ * Removes the lock file if it still holds `stale`. Two contenders may find the same stale lock;
+ * were both to remove "the" file, the later would remove the lock the earlier has taken since.
+ * So removing is itself exclusive (a marker file next to the lock), and the content is read
+ * again under it: nothing but a takeover changes a stale lock.
+ */
+function removeStaleLock(layout: ClusterLayout, stale: string): void {
+  const marker = `${layout.lockFile}.takeover`;
+  try {
+    createWithContent(marker, String(process.pid));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    // Another contender is removing it. A marker whose writer died in those microseconds would
+    // stop every takeover: it goes.
+    const holder = lockPidOf(readContent(marker) ?? '');
+    if (holder !== undefined && !isAlive(holder)) rmSync(marker, { force: true });
+    return;
+  }
+  try {
+    if (readContent(layout.lockFile) === stale) rmSync(layout.lockFile, { force: true });
+  } finally {
+    rmSync(marker, { force: true });
+  }
+}
+
+function readContent(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
   } catch {
     return undefined;
   }
+}
+
+function lockPidOf(content: string): number | undefined {
+  const text = content.trim();
+  const pid = /^\d+$/.test(text) ? Number(text) : NaN;
+  return isProcessId(pid) ? pid : undefined;
+}
+
+export function readLockPid(layout: ClusterLayout): number | undefined {
+  const content = readContent(layout.lockFile);
+  return content === undefined ? undefined : lockPidOf(content);
 }
 
 /** The state a running supervisor wrote (host or virtual cluster), if any. */
@@ -259,14 +315,14 @@ export async function stopDaemon(dataDir: string, progress: (line: string) => vo
   const target = keeper ?? supervisor;
   if (target !== undefined) {
     progress(`stopping the ${keeper !== undefined ? 'keeper and supervisor' : 'supervisor'} of ${layout.dataDir} (pid ${target})`);
-    process.kill(target, 'SIGTERM');
+    signalProcess(target, 'SIGTERM');
     // The keeper may be between two supervisors: the one to wait for is whichever holds the lock.
     const running = (): number[] => [target, readLockPid(layout) ?? supervisor ?? 0].filter((pid) => pid > 0 && isAlive(pid));
     const deadline = Date.now() + timeoutMs;
     while (running().length > 0 && Date.now() < deadline) await sleep(100);
     for (const pid of running()) {
       progress(`pid ${pid} did not stop within ${timeoutMs / 1000}s; killing it and the components`);
-      process.kill(pid, 'SIGKILL');
+      signalProcess(pid, 'SIGKILL');
     }
     await reapRecorded(layout.pidsFile);
     await reapRecorded(pluginPidsFile(layout.dataDir));

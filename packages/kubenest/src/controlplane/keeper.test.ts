@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { RECOVERY, afterSupervisorExit, isKeeperProcess, keep, keeperFile, readKeeperState, type Exit } from './keeper.ts';
-import { isAlive, readPids } from './pids.ts';
+import { isAlive, isProcessId, readPids, signalProcess } from './pids.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kn-keeper-'));
 const keepers: ReturnType<typeof keep>[] = [];
@@ -87,7 +87,11 @@ function runDirFor(name: string): string {
 
 describe('keep', () => {
   const policy = { backoffMs: [50, 100, 200], stableMs: 60_000 };
-  const supervisorPid = (runDir: string): number => Number(readFileSync(join(runDir, 'supervisor.pid'), 'utf8'));
+  const supervisorPid = (runDir: string): number => {
+    const pid = Number(readFileSync(join(runDir, 'supervisor.pid'), 'utf8'));
+    assert.ok(isProcessId(pid), `supervisor.pid in ${runDir} names a process`);
+    return pid;
+  };
 
   it('starts a killed supervisor again, ending what it left, and stops for good when asked', async () => {
     const runDir = runDirFor('restart');
@@ -96,7 +100,7 @@ describe('keep', () => {
     await until(() => readKeeperState(runDir)?.state === 'running', 'the first run');
     const first = supervisorPid(runDir);
     const firstComponent = readPids(join(runDir, 'pids.json'))[0]!.pid;
-    process.kill(first, 'SIGKILL');
+    signalProcess(first, 'SIGKILL');
     await until(() => readKeeperState(runDir)?.restarts === 1 && readKeeperState(runDir)?.state === 'running', 'the restart');
     const state = readKeeperState(runDir)!;
     assert.equal(state.lastCrash?.signal, 'SIGKILL');
@@ -122,7 +126,7 @@ describe('keep', () => {
     // From now on every start fails, as a supervisor whose host is gone would.
     writeFileSync(join(runDir, 'fail-start'), '');
     const component = readPids(join(runDir, 'pids.json'))[0]!.pid;
-    process.kill(supervisorPid(runDir), 'SIGKILL');
+    signalProcess(supervisorPid(runDir), 'SIGKILL');
     assert.equal(await keeper.done, 1);
     const state = readKeeperState(runDir)!;
     assert.equal(state.state, 'failed');
@@ -137,7 +141,7 @@ describe('keep', () => {
     const keeper = track(keep({ runDir, command: process.execPath, args: ['-e', FAKE, runDir], log: () => {}, policy: { backoffMs: [60_000], stableMs: 60_000 } }));
     await until(() => readKeeperState(runDir)?.state === 'running', 'the first run');
     const first = supervisorPid(runDir);
-    process.kill(first, 'SIGKILL');
+    signalProcess(first, 'SIGKILL');
     await until(() => readKeeperState(runDir)?.state === 'recovering', 'recovering');
     keeper.stop('test');
     assert.equal(await keeper.done, 0);

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { isAlive, isOurProcess, reapRecorded, recordPids } from './pids.ts';
+import { isAlive, isOurProcess, reapRecorded, recordPids, signalGroup, signalProcess } from './pids.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kn-pids-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,5 +30,36 @@ describe('recorded pids', () => {
       other.kill('SIGKILL');
       ours.kill('SIGKILL');
     }
+  });
+});
+
+describe('signalling processes', () => {
+  it('refuses pid 0 and negative or fractional pids, which would signal process groups', () => {
+    for (const pid of [0, -1, -process.pid, Number(''), NaN, 1.5]) {
+      assert.throws(() => signalProcess(pid, 'SIGKILL'), /refusing to signal .*: not the pid of one process/, String(pid));
+      assert.equal(isAlive(pid), false, String(pid));
+      assert.equal(isOurProcess(pid, process.execPath), false, String(pid));
+    }
+    // Quiet no-ops: had they reached process.kill(0 or -0), this test runner would be gone.
+    signalGroup(0, 'SIGTERM');
+    signalGroup(undefined, 'SIGTERM');
+    signalGroup(Number(''), 'SIGTERM');
+    assert.equal(isAlive(process.pid), true);
+  });
+
+  it('signalGroup ends a group leader and its children; signalProcess one process', async () => {
+    const leader = spawn(process.execPath, ['-e', "console.log(require('node:child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' }).pid); setInterval(() => {}, 1000)"], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = Number(await new Promise<string>((resolve) => leader.stdout.once('data', (data: Buffer) => resolve(data.toString()))));
+    assert.ok(isAlive(child));
+    const exited = new Promise((resolve) => leader.once('exit', resolve));
+    signalGroup(leader.pid, 'SIGKILL');
+    await exited;
+    for (let i = 0; i < 50 && isAlive(child); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(isAlive(child), false, 'the child of the group went with it');
+
+    const one = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    const oneExited = new Promise((resolve) => one.once('exit', (_code, signal) => resolve(signal)));
+    signalProcess(one.pid!, 'SIGTERM');
+    assert.equal(await oneExited, 'SIGTERM');
   });
 });

@@ -31,6 +31,7 @@ export function readPids(file: string): PidEntry[] {
 
 /** True when `pid` is alive and still runs `command` (not a pid reused by something else). */
 export function isOurProcess(pid: number, command: string): boolean {
+  if (!isProcessId(pid)) return false;
   try {
     const argv0 = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '';
     return argv0 === command;
@@ -39,7 +40,16 @@ export function isOurProcess(pid: number, command: string): boolean {
   }
 }
 
+/**
+ * A pid that names one process. 0 and negative numbers name process groups (ours, for 0), and a
+ * pid read from a file being written can be 0 (`Number('')`): never signal those by mistake.
+ */
+export function isProcessId(pid: number): boolean {
+  return Number.isInteger(pid) && pid > 0;
+}
+
 export function isAlive(pid: number): boolean {
+  if (!isProcessId(pid)) return false;
   try {
     process.kill(pid, 0);
     return true;
@@ -54,20 +64,34 @@ export function isAlive(pid: number): boolean {
  */
 export async function reapRecorded(file: string): Promise<string[]> {
   const stale = readPids(file).filter((entry) => isOurProcess(entry.pid, entry.command));
-  for (const entry of stale) signal(entry.pid, 'SIGTERM');
+  for (const entry of stale) signalGroup(entry.pid, 'SIGTERM');
   const deadline = Date.now() + 10_000;
   while (stale.some((entry) => isOurProcess(entry.pid, entry.command)) && Date.now() < deadline) await sleep(100);
-  for (const entry of stale) if (isOurProcess(entry.pid, entry.command)) signal(entry.pid, 'SIGKILL');
+  for (const entry of stale) if (isOurProcess(entry.pid, entry.command)) signalGroup(entry.pid, 'SIGKILL');
   rmSync(file, { force: true });
   return stale.map((entry) => `${entry.name} (pid ${entry.pid})`);
 }
 
-function signal(pid: number, name: NodeJS.Signals): void {
+/**
+ * Sends `signal` to one process. Throws on anything but a positive integer, since 0 and negative
+ * numbers name process groups. The one place that calls `process.kill` (eslint enforces it).
+ */
+export function signalProcess(pid: number, signal: NodeJS.Signals | 0): void {
+  if (!isProcessId(pid)) throw new Error(`refusing to signal ${String(pid)}: not the pid of one process`);
+  process.kill(pid, signal);
+}
+
+/**
+ * Signals the process group `pid` leads (our components and plugins are started as group
+ * leaders), or the process alone when it leads none. Quiet when it is gone or `pid` is no pid.
+ */
+export function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined || !isProcessId(pid)) return;
   try {
-    process.kill(-pid, name);
+    process.kill(-pid, signal);
   } catch {
     try {
-      process.kill(pid, name);
+      process.kill(pid, signal);
     } catch {
       // gone
     }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { once } from 'node:events';
 import { ComponentStartError, Supervisor, type ComponentStatus } from './supervisor.ts';
-import { isAlive, readPids } from './pids.ts';
+import { isAlive, readPids, signalProcess } from './pids.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kn-sup-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -59,7 +59,7 @@ describe('Supervisor', () => {
     await supervisor.start(component('once', SERVE));
     const [pid] = supervisor.pids();
     const exited = once(supervisor, 'exit') as Promise<[ComponentStatus]>;
-    process.kill(pid!, 'SIGKILL');
+    signalProcess(pid!, 'SIGKILL');
     const [status] = await exited;
     assert.equal(status.name, 'once');
     assert.equal(status.lastExit?.signal, 'SIGKILL');
@@ -73,7 +73,7 @@ describe('Supervisor', () => {
     await supervisor.start(component('again', SERVE, { restart: true }));
     const [pid] = supervisor.pids();
     const restarted = once(supervisor, 'restart') as Promise<[ComponentStatus]>;
-    process.kill(pid!, 'SIGKILL');
+    signalProcess(pid!, 'SIGKILL');
     const [status] = await restarted;
     assert.equal(status.restarts, 1);
     assert.equal(status.state, 'running');

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { recordPids } from './pids.ts';
+import { recordPids, signalGroup } from './pids.ts';
 
 export interface ComponentSpec {
   name: string;
@@ -255,18 +255,6 @@ export function tiedToParent(command: string, args: string[]): [string, string[]
   return setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', command, ...args]] : [command, args];
 }
 
-/** Signals the component's process group (it is its leader), falling back to the pid alone. */
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // Already gone.
-    }
-  }
-}
 
 function logTail(logFile: string, lines = 15): string {
   try {

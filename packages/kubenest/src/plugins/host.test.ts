@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { KubeObject } from '@kubenest/kube';
 import type { Values } from '../config/values.ts';
-import { isAlive } from '../controlplane/pids.ts';
+import { isAlive, signalProcess } from '../controlplane/pids.ts';
 import { pluginStatusFile } from './files.ts';
 import { PluginHost, PluginRefusedError } from './host.ts';
 
@@ -113,7 +113,7 @@ describe('PluginHost with stand-in plugins (process, handshake, chain, restart)'
     const [first] = startedPids();
     assert.ok(first);
     assert.equal(recorded('setLeader').length, 1);
-    process.kill(first, 'SIGKILL');
+    signalProcess(first, 'SIGKILL');
     // While it is down, its hooks fail (Fail policy): nothing passes unhooked.
     await sleep(20);
     await assert.rejects(host.mutate('CreatePhysical', configMap('c2')), /plugin "crashy" refused CreatePhysical v1\/ConfigMap x\/c2: \S/);

@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import type { Logger } from 'pino';
 import { grpc, pluginv2, stdio, ProtobufEmpty } from '@kubenest/plugin-proto';
+import { signalGroup } from '../controlplane/pids.ts';
 import { tiedToParent } from '../controlplane/supervisor.ts';
 import { UnaryChannel } from './unary.ts';
 
@@ -283,7 +284,7 @@ export class PluginProcess {
     const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); });
     const stderrTail = (): string => (recentStderr.length ? `; its last stderr lines: ${recentStderr.map((l) => clip(l)).join(' | ')}` : '');
     const fail = async (message: string): Promise<never> => {
-      killGroup(child, 'SIGKILL');
+      signalGroup(child.pid, 'SIGKILL');
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
       throw new PluginStartError(`plugin "${o.name}" (${o.executable}) ${message}`);
     };
@@ -356,10 +357,10 @@ export class PluginProcess {
   /** Ends the process (SIGTERM; SIGKILL after `graceMs`; Go plugins ignore SIGINT) and removes its socket. */
   async stop(graceMs = 2000): Promise<void> {
     if (this.alive) {
-      killGroup(this.child, 'SIGTERM');
+      signalGroup(this.child.pid, 'SIGTERM');
       const done = await Promise.race([this.exited.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), graceMs))]);
       if (!done) {
-        killGroup(this.child, 'SIGKILL');
+        signalGroup(this.child.pid, 'SIGKILL');
         await this.exited;
       }
     }
@@ -378,18 +379,6 @@ export class PluginProcess {
 const encodeMutateRequest = (request: pluginv2.Mutate_Request): Uint8Array => pluginv2.Mutate_Request.encode(request).finish();
 const decodeMutateResponse = (bytes: Uint8Array): pluginv2.Mutate_Response => pluginv2.Mutate_Response.decode(bytes);
 
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    try {
-      child.kill(signal);
-    } catch {
-      // gone
-    }
-  }
-}
 
 /** A unary call as a promise, with a deadline when `timeoutMs` is given (the hook calls have their own path, ADR 31). */
 export function call<Req, Res>(
