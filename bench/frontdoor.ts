@@ -25,6 +25,7 @@ import { Agent, request } from 'undici';
 import { RestClient, loadKubeconfig } from '@kubenest/kube';
 import { FrontDoor, HOST_SERVICE_CIDR, TokenAuthenticator, VirtualControlPlane, resolveBinaries, type TokenReviewStatus } from '@kubenest/kubenest';
 import { tempDir } from '@kubenest/testing';
+import { round, summary } from './measure.ts';
 
 const { values } = parseArgs({
   options: {
@@ -37,7 +38,6 @@ const { values } = parseArgs({
 });
 const SELF = fileURLToPath(import.meta.url);
 const mib = (bytes: number): number => Math.round(bytes / 1024 / 1024 * 10) / 10;
-const round = (n: number, digits = 2): number => Math.round(n * 10 ** digits) / 10 ** digits;
 
 if (values.child) {
   await runFrontDoorChild(values.child);
@@ -108,8 +108,8 @@ async function main(): Promise<void> {
       }
     }
     for (const kind of ['get', 'list']) {
-      const d = percentiles(latency[kind]!['direct']!);
-      const th = percentiles(latency[kind]!['through']!);
+      const d = summary(latency[kind]!['direct']!);
+      const th = summary(latency[kind]!['through']!);
       results[`${kind}LatencyMs`] = { direct: d, through: th, p50Ratio: round(th.p50 / d.p50), p99Ratio: round(th.p99 / d.p99) };
     }
 
@@ -219,12 +219,6 @@ function openWatch(t: Target, path: string): Watch {
     })();
   })();
   return watch;
-}
-
-function percentiles(samples: number[]): { n: number; p50: number; p99: number } {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (p: number): number => round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!, 3);
-  return { n: sorted.length, p50: at(0.5), p99: at(0.99) };
 }
 
 function printTable(r: Record<string, unknown>): void {

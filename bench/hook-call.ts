@@ -17,6 +17,7 @@ import { grpc, pluginv2 } from '@kubenest/plugin-proto';
 import { testPlugins } from '@kubenest/testing';
 import { PluginHost } from '../packages/kubenest/src/plugins/host.ts';
 import { UnaryChannel } from '../packages/kubenest/src/plugins/unary.ts';
+import { quantile } from './measure.ts';
 
 const { values } = parseArgs({
   options: {
@@ -109,8 +110,7 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const quantile = (xs: number[], q: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(s.length * q))]!; };
+const median = (xs: number[]): number => quantile(xs, 0.5);
 const range = (xs: number[]): string => `${Math.round(Math.min(...xs))}-${Math.round(Math.max(...xs))}`;
 const report: Record<string, unknown> = { calls, isolated, rounds, floorHostMicrosPerTimer: range(floor.map((s) => s.hostMicros)) };
 for (const [name, r] of Object.entries(results)) {

@@ -10,14 +10,10 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cliSandbox } from '@kubenest/testing';
+import { rssMiB } from './measure.ts';
 
 const { values } = parseArgs({ options: { settle: { type: 'string', default: '60' } } });
 const settleMs = Number(values.settle) * 1000;
-
-function rssMiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
-  return Math.round(Number(line?.split(/\s+/)[1] ?? 0) / 1024);
-}
 
 /** Every process whose command line mentions `dir`, named by what it is. */
 function processesOf(dir: string): Record<string, number> {
@@ -41,7 +37,7 @@ function processesOf(dir: string): Record<string, number> {
       name = program;
     }
     const key = `${side} ${name}`;
-    out[key] = (out[key] ?? 0) + rssMiB(Number(entry));
+    out[key] = (out[key] ?? 0) + Math.max(0, rssMiB(Number(entry), 0)); // 0 for one that just ended
   }
   return out;
 }
@@ -57,7 +53,7 @@ for (const [label, env] of [['bundle', {}], ['sources', { KUBENEST_RUN_FROM_SOUR
     const found = processesOf(sandbox.dir);
     // The virtual cluster's supervisor names only the cluster on its command line.
     const supervisor = Number(readFileSync(join(sandbox.vclustersDir, 'demo', 'run', 'supervisor.pid'), 'utf8'));
-    found['virtual supervisor'] = rssMiB(supervisor);
+    found['virtual supervisor'] = rssMiB(supervisor, 0);
     results[label] = found;
   } finally {
     await sandbox.dispose(['demo']);

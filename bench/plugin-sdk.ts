@@ -19,6 +19,7 @@ import type { KubeObject } from '@kubenest/kube';
 import { buildPlugin, startPlugins, type Plugins } from '@kubenest/kubenest';
 import { REPO_ROOT, cliSandbox, kubenest, spawnKubenest, startSyncEnvironment, tempDir, testBinaries, testPlugins } from '@kubenest/testing';
 import { spawnToInitializeMs } from './baselines.ts';
+import { loadAverage, round, rssMiB, summary } from './measure.ts';
 
 const { values } = parseArgs({
   options: {
@@ -85,7 +86,7 @@ try {
     }
     const mutate = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, summary(v)]));
     results['mutateMs'] = mutate;
-    const p99 = (name: string): number => mutate[name]!['p99']!;
+    const p99 = (name: string): number => mutate[name]!.p99;
     results['p99RatioToGo'] = { 'ts-src': round(p99('ts-src') / p99('go')), 'ts-built': round(p99('ts-built') / p99('go')), goal: '<= 1.5 and TS p99 <= 2 ms' };
     results['rssMiB'] = Object.fromEntries(Object.entries(running).map(([name, plugins]) => {
       const pid = plugins.host!.status()[0]?.pid;
@@ -138,26 +139,6 @@ async function devRestarts(project: string): Promise<number[]> {
   }
 }
 
-
-function summary(samples: number[]): Record<string, number> {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number): number => round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]!, 3);
-  return { n: sorted.length, p50: at(0.5), p99: at(0.99), max: round(sorted.at(-1)!, 3), min: round(sorted[0]!, 3) };
-}
-
-function rssMiB(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? round(Number(match[1]) / 1024) : -1;
-}
-
-function loadAverage(): string {
-  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-}
-
-function round(value: number, digits = 2): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
-}
 
 function printTable(r: Record<string, unknown>): void {
   const row = (what: string, value: string): void => { console.error(`${what.padEnd(60)} ${value}`); };

@@ -31,6 +31,7 @@ import { grpc } from '@kubenest/plugin-proto';
 import { HookedClient, MetadataTranslator, NameTranslator, NO_HOOKS, SyncController, type HookType, type ObjectHooks, type SyncContext } from '@kubenest/sync';
 import { REPO_ROOT, killProcess, sdkExamplePlugins, startSyncEnvironment, testPlugins } from '@kubenest/testing';
 import { spawnToInitializeMs } from './baselines.ts';
+import { cpuSeconds, loadAverage, round, rssMiB, summary } from './measure.ts';
 
 const { values } = parseArgs({
   options: {
@@ -266,34 +267,9 @@ async function timed(n: number, op: (i: number) => Promise<unknown>): Promise<Re
   return summary(samples);
 }
 
-function summary(samples: number[]): Record<string, number> {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number): number => round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]!, 3);
-  return { n: sorted.length, p50: at(0.5), p99: at(0.99), max: round(sorted.at(-1)!, 3), min: round(sorted[0]!, 3) };
-}
-
 
 function rssOfPlugins(plugins: Plugins): Record<string, number> {
   return Object.fromEntries(plugins.host!.status().map((s) => [s.name, s.pid ? rssMiB(s.pid) : -1]));
-}
-
-function rssMiB(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? round(Number(match[1]) / 1024) : -1;
-}
-
-function cpuSeconds(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-function loadAverage(): string {
-  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 }
 
 async function createMany(client: KubeClient, namespace: string, n: number): Promise<void> {
@@ -327,11 +303,6 @@ function field(number: number, value: Buffer): Buffer {
 
 function bytes(number: number, value: Buffer): Buffer {
   return Buffer.concat([varint((number << 3) | 2), varint(value.length), value]);
-}
-
-function round(value: number, digits = 2): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
 }
 
 function printTable(r: Record<string, unknown>): void {

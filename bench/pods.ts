@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CORE, Informer, KubeClient, isNotFound, loadKubeconfig, type KubeObject } from '@kubenest/kube';
 import { cliSandbox } from '@kubenest/testing';
+import { rssMiB } from './measure.ts';
 
 const { values } = parseArgs({
   options: {
@@ -35,10 +36,6 @@ const deployment = (namespace: string, n: number): KubeObject => ({
 });
 const deploymentRef = CORE['deployments']!;
 
-function rssMiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
-  return Math.round(Number(line?.split(/\s+/)[1] ?? 0) / 1024);
-}
 const percentile = (sorted: number[], p: number): number => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! * 10) / 10;
 
 /** Times until `count` pods of the informer's namespace are Running. */
@@ -65,7 +62,7 @@ try {
   virtual = new KubeClient(loadKubeconfig(join(sandbox.vclustersDir, 'bench', 'kubeconfig')), { qps: Infinity });
   host = new KubeClient(loadKubeconfig(join(sandbox.hostDir, 'kubeconfig')), { qps: Infinity });
   await new Promise((r) => setTimeout(r, 3_000));
-  results['syncerRssIdleMiB'] = rssMiB(supervisor);
+  results['syncerRssIdleMiB'] = rssMiB(supervisor, 0);
 
   // Latency: single pods at a steady rate, timed by watches on both sides.
   await virtual.resourceFor(CORE['namespaces']!).create({ metadata: { name: 'latency' } });
@@ -171,7 +168,7 @@ try {
   await virtual.resourceFor(deploymentRef).create(deployment('load', replicas));
   await runningCounter(virtualPods)(replicas, 900_000);
   const throughVirtual = (performance.now() - started) / 1000;
-  results['syncerRssWithPodsMiB'] = rssMiB(supervisor);
+  results['syncerRssWithPodsMiB'] = rssMiB(supervisor, 0);
   await virtualPods.stop();
   results['deploymentSeconds'] = { direct: Math.round(direct * 10) / 10, virtual: Math.round(throughVirtual * 10) / 10, ratio: Math.round((throughVirtual / direct) * 100) / 100 };
   console.log(JSON.stringify(results, null, 2));
