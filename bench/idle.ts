@@ -9,7 +9,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cliSandbox } from '@kubenest/testing';
+import { cliSandbox, readPidFile } from '@kubenest/testing';
 import { rssMiB } from './measure.ts';
 
 const { values } = parseArgs({ options: { settle: { type: 'string', default: '60' } } });
@@ -52,7 +52,8 @@ for (const [label, env] of [['bundle', {}], ['sources', { KUBENEST_RUN_FROM_SOUR
     await new Promise((resolve) => setTimeout(resolve, settleMs));
     const found = processesOf(sandbox.dir);
     // The virtual cluster's supervisor names only the cluster on its command line.
-    const supervisor = Number(readFileSync(join(sandbox.vclustersDir, 'demo', 'run', 'supervisor.pid'), 'utf8'));
+    const supervisor = readPidFile(join(sandbox.vclustersDir, 'demo', 'run', 'supervisor.pid'));
+    if (supervisor === undefined) throw new Error('the virtual cluster\'s run/supervisor.pid names no process');
     found['virtual supervisor'] = rssMiB(supervisor, 0);
     results[label] = found;
   } finally {

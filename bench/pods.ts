@@ -7,11 +7,10 @@
 //   - RSS of the virtual cluster's supervisor process (it runs the syncer) idle and with N pods.
 //
 //   ./bench/run pods [--replicas 1000] [--nodes 4] [--singles 100] [--rate 10]
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CORE, Informer, KubeClient, isNotFound, loadKubeconfig, type KubeObject } from '@kubenest/kube';
-import { cliSandbox } from '@kubenest/testing';
+import { cliSandbox, readPidFile } from '@kubenest/testing';
 import { rssMiB } from './measure.ts';
 
 const { values } = parseArgs({
@@ -58,7 +57,8 @@ try {
   if ((await sandbox.cli('host', 'up', '--nodes', values.nodes)).code !== 0) throw new Error('host up failed');
   const created = await sandbox.cli('create', 'bench', '--kubeconfig', join(sandbox.hostDir, 'kubeconfig'));
   if (created.code !== 0) throw new Error(`create failed: ${created.stderr}`);
-  const supervisor = Number(readFileSync(join(sandbox.vclustersDir, 'bench', 'run', 'supervisor.pid'), 'utf8'));
+  const supervisor = readPidFile(join(sandbox.vclustersDir, 'bench', 'run', 'supervisor.pid'));
+  if (supervisor === undefined) throw new Error('the virtual cluster\'s run/supervisor.pid names no process');
   virtual = new KubeClient(loadKubeconfig(join(sandbox.vclustersDir, 'bench', 'kubeconfig')), { qps: Infinity });
   host = new KubeClient(loadKubeconfig(join(sandbox.hostDir, 'kubeconfig')), { qps: Infinity });
   await new Promise((r) => setTimeout(r, 3_000));

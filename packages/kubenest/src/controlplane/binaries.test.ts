@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { BINARY_NAMES, cacheKey, checkCacheEntry, goToolEntry, pinnedVersions, resolveBinaries, resolveGoTool, verifyCacheEntry } from './binaries.ts';
+import { BINARY_NAMES, acquireBuildLock, cacheKey, checkCacheEntry, goToolEntry, pinnedVersions, resolveBinaries, resolveGoTool, verifyCacheEntry } from './binaries.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kn-bin-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -69,5 +69,25 @@ describe('Go tools for the tests', () => {
     writeFileSync(join(entryDir, 'helm'), '#!/bin/sh\n', { mode: 0o755 });
     assert.equal(await resolveGoTool('helm', { cacheDir: dir, progress: () => assert.fail('nothing to build') }), join(entryDir, 'helm'));
     await assert.rejects(resolveGoTool('no-such-tool', { cacheDir: dir }), /no build script for the tool no-such-tool/);
+  });
+});
+
+describe('the build lock', () => {
+  it('one build at a time: the second waits, told who builds, and takes it once let go; a lock directory left by an older kubenest is no obstacle', async () => {
+    const lock = join(dir, 'entry.lock');
+    mkdirSync(lock, { recursive: true });
+    writeFileSync(join(lock, 'pid'), '999999999');
+    const first = await acquireBuildLock(lock, () => assert.fail('the first takes it at once'));
+    assert.equal(readFileSync(lock, 'utf8'), String(process.pid), 'the lock names its builder');
+    const lines: string[] = [];
+    let secondHolds = false;
+    const second = acquireBuildLock(lock, (line) => lines.push(line)).then((release) => { secondHolds = true; return release; });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(secondHolds, false, 'the second waits while the first holds it');
+    assert.deepEqual(lines, [`another kubenest (pid ${process.pid}) is building the binaries; waiting for it`]);
+    first();
+    const release = await second;
+    release();
+    assert.equal(existsSync(lock), false, 'let go: nothing left');
   });
 });

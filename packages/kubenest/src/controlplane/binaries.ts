@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SOURCE_ROOT } from '../source-root.ts';
 import { writeFileAtomic } from './files.ts';
+import { tryLock } from './lock.ts';
 import { isAlive } from './pids.ts';
 
 export const BINARY_NAMES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kine', 'kwok'] as const;
@@ -226,22 +227,27 @@ function runBuild(script: string, out: string, progress: (line: string) => void)
   });
 }
 
-async function acquireBuildLock(lock: string, progress: (line: string) => void): Promise<() => void> {
+/**
+ * One build per cache entry at a time, across processes: the lock is the kernel's (`tryLock`,
+ * ADR 32), so a build killed half-way leaves nothing to take over; `lock` only names the builder
+ * for the others' progress line.
+ */
+export async function acquireBuildLock(lock: string, progress: (line: string) => void): Promise<() => void> {
   let announced = false;
   for (;;) {
-    try {
-      mkdirSync(lock);
-      await writeFileAtomic(join(lock, 'pid'), String(process.pid));
-      return () => rmSync(lock, { recursive: true, force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const release = await tryLock(`build ${lock}`);
+    if (release) {
+      rmSync(lock, { recursive: true, force: true }); // left by a builder that was killed (a directory before ADR 32)
+      await writeFileAtomic(lock, String(process.pid));
+      return () => {
+        rmSync(lock, { force: true });
+        release();
+      };
     }
-    const holder = Number(readFileSafe(join(lock, 'pid')));
-    if (holder && !isAlive(holder)) {
-      rmSync(lock, { recursive: true, force: true });
-      continue;
+    if (!announced) {
+      const holder = Number(readFileSafe(lock)) || '?';
+      progress(`another kubenest (pid ${holder}) is building the binaries; waiting for it`);
     }
-    if (!announced) progress(`another kubenest (pid ${holder || '?'}) is building the binaries; waiting for it`);
     announced = true;
     await sleep(1000);
   }

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { clusterLayout } from './control-plane.ts';
-import { acquireLock, daemonStatus } from './daemon.ts';
+import { acquireLock, daemonStatus, readLockPid } from './daemon.ts';
+import { isAlive, signalProcess } from './pids.ts';
 import type { KeeperState } from './keeper.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kn-daemon-'));
@@ -81,63 +83,93 @@ describe('daemonStatus', () => {
 });
 
 describe('the data dir lock', () => {
-  it('is taken over when stale (a dead pid, an empty or garbled file) and refused while its holder lives', () => {
-    for (const [name, content] of [['dead', String(dead)], ['empty', ''], ['garbled', 'pid?\n']] as const) {
-      const layout = layoutWith(`lock-${name}`, {});
-      writeFileSync(layout.lockFile, content);
-      const release = acquireLock(layout);
-      assert.equal(readFileSync(layout.lockFile, 'utf8'), String(process.pid), name);
-      release();
-      assert.deepEqual(readdirSync(layout.runDir), [], `${name}: released, nothing left`);
-    }
-    const held = layoutWith('lock-held', { supervisor: fakeKeeper.pid! });
-    assert.throws(() => acquireLock(held), new RegExp(`already running from .* \\(supervisor pid ${fakeKeeper.pid}\\)`));
-    assert.equal(readFileSync(held.lockFile, 'utf8'), String(fakeKeeper.pid), 'the live holder keeps its lock');
+  const daemonModule = JSON.stringify(new URL('./daemon.ts', import.meta.url).href);
+  const spawnScript = (script: string) => spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const firstLine = (child: ReturnType<typeof spawnScript>): Promise<string> => new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (data: Buffer) => {
+      out += data.toString();
+      if (out.includes('\n')) resolve(out.split('\n')[0]!);
+    });
+    child.once('exit', (code) => reject(new Error(`exited with ${code} before a line: ${out}`)));
   });
 
-  it('of processes racing for it, one holds it at a time, also when they find it stale', async () => {
-    // Each contender takes the lock, writes "in" and "out" around holding it, and lets go, many
-    // times; every third time it leaves the lock behind naming a dead pid, as a killed supervisor
-    // would. Once, a contender that read the file between its creation and its write took the
-    // empty file for a stale lock, removed it and held the lock alongside its owner.
-    const layout = clusterLayout(join(dir, 'race'));
-    mkdirSync(layout.runDir, { recursive: true });
+  it('one holder at a time: four processes race for it, 1,000 times each', async () => {
+    // Each contender takes the lock, writes "in" and "out" around holding it, checks the pid
+    // file names it meanwhile, and lets go. Two holders at once show up as interleaved lines.
+    // (The lock before ADR 32, a pid file created exclusively, failed this in every run.)
+    const layout = layoutWith('race', {});
     const journal = join(dir, 'race-journal');
     const contender = `
-      const { appendFileSync, renameSync, writeFileSync } = await import('node:fs');
-      const { acquireLock } = await import(${JSON.stringify(new URL('./daemon.ts', import.meta.url).href)});
+      const { appendFileSync } = await import('node:fs');
+      const { acquireLock, readLockPid } = await import(${daemonModule});
       const layout = ${JSON.stringify(layout)};
       let held = 0;
-      for (let i = 0; i < 3000; i++) {
+      for (let i = 0; i < 1000; i++) {
         let release;
-        try { release = acquireLock(layout); } catch (error) {
-          if (!/already running|could not take the lock/.test(error.message)) throw error;
+        try { release = await acquireLock(layout); } catch (error) {
+          if (!/already running/.test(error.message)) throw error;
           continue;
         }
         appendFileSync(${JSON.stringify(journal)}, 'in ' + process.pid + '\\n');
+        if (readLockPid(layout) !== process.pid) appendFileSync(${JSON.stringify(journal)}, 'pid-file ' + readLockPid(layout) + '\\n');
         appendFileSync(${JSON.stringify(journal)}, 'out ' + process.pid + '\\n');
-        if (i % 3 === 0) {
-          writeFileSync(layout.lockFile + '.crash' + process.pid, '${dead}');
-          renameSync(layout.lockFile + '.crash' + process.pid, layout.lockFile);
-        } else {
-          release();
-        }
+        release();
         held++;
       }
       console.log(held);`;
-    const contenders = Array.from({ length: 4 }, () => spawn(process.execPath, ['--input-type=module', '-e', contender], { stdio: ['ignore', 'pipe', 'inherit'] }));
-    const held = await Promise.all(contenders.map((child) => new Promise<number>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (data: Buffer) => { out += data.toString(); });
-      child.once('exit', (code) => code === 0 ? resolve(Number(out)) : reject(new Error(`a contender exited with ${code}`)));
+    const held = (await Promise.all(Array.from({ length: 4 }, async () => {
+      const child = spawnScript(contender);
+      const line = firstLine(child);
+      const [code] = await once(child, 'exit') as [number | null];
+      assert.equal(code, 0, 'a contender failed');
+      return Number(await line);
     })));
     const lines = readFileSync(journal, 'utf8').trim().split('\n');
-    assert.equal(lines.length, 2 * held.reduce((a, b) => a + b, 0));
+    assert.deepEqual(lines.filter((line) => line.startsWith('pid-file')), [], 'while held, the pid file named another: two holders at once');
+    assert.equal(lines.length, 2 * held.reduce((a, b) => a + b, 0), 'each time held: in, out');
     for (let i = 0; i < lines.length; i += 2) {
       const [enter, leave] = [lines[i]!.split(' '), lines[i + 1]!.split(' ')];
       assert.deepEqual([enter[0], leave[0], leave[1]], ['in', 'out', enter[1]], `line ${i + 1}: two holders at once`);
     }
     assert.ok(held.filter((n) => n > 0).length >= 2, `more than one contender took the lock in turn (${held.join(', ')})`);
-    assert.deepEqual(readdirSync(layout.runDir).filter((file) => file !== 'supervisor.pid'), [], 'no file left aside');
+    assert.deepEqual(readdirSync(layout.runDir), [], 'let go: no pid file, no temporary file');
+  });
+
+  it('is refused naming its live holder, and free the moment the holder is killed, though a child of it lives on', async () => {
+    const layout = layoutWith('killed', {});
+    const holder = spawnScript(`
+      const { spawn } = await import('node:child_process');
+      const { acquireLock } = await import(${daemonModule});
+      await acquireLock(${JSON.stringify(layout)});
+      const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { detached: true, stdio: 'ignore' });
+      console.log(child.pid);
+      setInterval(() => {}, 1000);`);
+    const orphan = Number(await firstLine(holder));
+    try {
+      await assert.rejects(acquireLock(layout), new RegExp(`already running from .* \\(supervisor pid ${holder.pid}\\)`));
+      assert.equal(readLockPid(layout), holder.pid, 'the holder keeps its pid file');
+      const exited = once(holder, 'exit');
+      signalProcess(holder.pid!, 'SIGKILL');
+      await exited;
+      assert.ok(isAlive(orphan), 'the holder\'s child still runs');
+      const release = await acquireLock(layout);
+      assert.equal(readLockPid(layout), process.pid, 'the pid file names the new holder');
+      release();
+    } finally {
+      if (isAlive(orphan)) signalProcess(orphan, 'SIGKILL');
+      if (holder.exitCode === null && holder.signalCode === null) holder.kill('SIGKILL');
+    }
+  });
+
+  it('a pid file left empty, garbled or naming a dead pid does not stop a start', async () => {
+    for (const [name, content] of [['dead', String(dead)], ['empty', ''], ['garbled', 'pid?\n']] as const) {
+      const layout = layoutWith(`lock-${name}`, {});
+      writeFileSync(layout.lockFile, content);
+      const release = await acquireLock(layout);
+      assert.equal(readFileSync(layout.lockFile, 'utf8'), String(process.pid), name);
+      release();
+      assert.deepEqual(readdirSync(layout.runDir), [], `${name}: let go, nothing left`);
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { existsSync, linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Binaries } from './binaries.ts';
 import { writeFileAtomic } from './files.ts';
@@ -6,6 +6,7 @@ import { ControlPlaneError } from './components.ts';
 import type { RunningControlPlane} from './control-plane.ts';
 import { clusterLayout, prepareDataDir, type ClusterLayout } from './control-plane.ts';
 import { HostCluster } from './host-cluster.ts';
+import { tryLock } from './lock.ts';
 import { isKeeperProcess, keeperFile, readKeeperState, type Exit } from './keeper.ts';
 import { isAlive, isOurProcess, isProcessId, readPids, reapRecorded, signalProcess } from './pids.ts';
 import { pluginPidsFile } from '../plugins/files.ts';
@@ -28,80 +29,27 @@ export interface DaemonEvents {
 }
 
 /**
- * Takes the data dir's lock: one supervisor per data dir. The lock is `run/supervisor.pid` holding
- * the holder's pid; a file naming a dead pid (its holder was killed) is stale and taken over.
+ * Takes the data dir's lock: one supervisor per data dir. The lock itself is held by the kernel
+ * for this process (`tryLock`, ADR 32); `run/supervisor.pid` only says who holds it, for status
+ * and messages, and is written whole after the lock is taken.
  */
-export function acquireLock(layout: ClusterLayout): () => void {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    try {
-      createWithContent(layout.lockFile, String(process.pid));
-      return () => {
-        if (readLockPid(layout) === process.pid) rmSync(layout.lockFile, { force: true });
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const content = readContent(layout.lockFile);
-    // Let go of between our try and this read: try again. Removing "the" file here would remove
-    // whichever lock another contender has taken since.
-    if (content === undefined) continue;
-    const holder = lockPidOf(content);
-    if (holder !== undefined && holder !== process.pid && isAlive(holder)) {
-      throw new ControlPlaneError(`a host cluster is already running from ${layout.dataDir} (supervisor pid ${holder}); ` +
-        `see \`kubenest host status --data-dir ${layout.dataDir}\` or stop it with \`kubenest host down --data-dir ${layout.dataDir}\``);
-    }
-    removeStaleLock(layout, content);
+export async function acquireLock(layout: ClusterLayout): Promise<() => void> {
+  const release = await tryLock(`supervisor ${realpathSync(layout.dataDir)}`);
+  if (!release) {
+    const holder = readLockPid(layout);
+    throw new ControlPlaneError(`a host cluster is already running from ${layout.dataDir} (${holder !== undefined && isAlive(holder) ? `supervisor pid ${holder}` : 'its supervisor is starting'}); ` +
+      `see \`kubenest host status --data-dir ${layout.dataDir}\` or stop it with \`kubenest host down --data-dir ${layout.dataDir}\``);
   }
-  throw new ControlPlaneError(`could not take the lock ${layout.lockFile}: other processes kept taking it; try again`);
-}
-
-/**
- * Creates `file` holding `content`, failing with EEXIST when it exists. The file appears whole
- * (written aside, then hard-linked into place): a reader never sees it empty, as it would between
- * an exclusive open and the write, and take the lock for a stale one, or a pid of 0, which signals
- * the reader's whole process group.
- */
-function createWithContent(file: string, content: string): void {
-  const aside = `${file}.${process.pid}.tmp`;
-  writeFileSync(aside, content, { mode: 0o600 });
   try {
-    linkSync(aside, file);
-  } finally {
-    rmSync(aside, { force: true });
-  }
-}
-
-/**
- * Removes the lock file if it still holds `stale`. Two contenders may find the same stale lock;
- * were both to remove "the" file, the later would remove the lock the earlier has taken since.
- * So removing is itself exclusive (a marker file next to the lock), and the content is read
- * again under it: nothing but a takeover changes a stale lock.
- */
-function removeStaleLock(layout: ClusterLayout, stale: string): void {
-  const marker = `${layout.lockFile}.takeover`;
-  try {
-    createWithContent(marker, String(process.pid));
+    await writeFileAtomic(layout.lockFile, String(process.pid), 0o600);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    // Another contender is removing it. A marker whose writer died in those microseconds would
-    // stop every takeover: it goes.
-    const holder = lockPidOf(readContent(marker) ?? '');
-    if (holder !== undefined && !isAlive(holder)) rmSync(marker, { force: true });
-    return;
+    release();
+    throw error;
   }
-  try {
-    if (readContent(layout.lockFile) === stale) rmSync(layout.lockFile, { force: true });
-  } finally {
-    rmSync(marker, { force: true });
-  }
-}
-
-function readContent(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
+  return () => {
+    if (readLockPid(layout) === process.pid) rmSync(layout.lockFile, { force: true });
+    release();
+  };
 }
 
 function lockPidOf(content: string): number | undefined {
@@ -110,9 +58,13 @@ function lockPidOf(content: string): number | undefined {
   return isProcessId(pid) ? pid : undefined;
 }
 
+/** The pid `run/supervisor.pid` names; undefined when there is none (or no pid in it). */
 export function readLockPid(layout: ClusterLayout): number | undefined {
-  const content = readContent(layout.lockFile);
-  return content === undefined ? undefined : lockPidOf(content);
+  try {
+    return lockPidOf(readFileSync(layout.lockFile, 'utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** The state a running supervisor wrote (host or virtual cluster), if any. */
@@ -137,7 +89,7 @@ export async function runSupervised<S extends { components: ComponentStatus[] }>
   events: { progress(line: string): void; ready(state: S): void },
 ): Promise<number> {
   prepareDataDir(layout);
-  const release = acquireLock(layout);
+  const release = await acquireLock(layout);
   type Started = Awaited<ReturnType<typeof start>>;
   let started: Started | undefined;
   let starting: Promise<Started> | undefined;
@@ -308,7 +260,9 @@ export async function stopDaemon(dataDir: string, progress: (line: string) => vo
   const layout = clusterLayout(dataDir);
   const { keeper, supervisor } = daemonPid(layout);
   const cleanUp = (): void => {
-    rmSync(layout.lockFile, { force: true });
+    // Only the stopped supervisor's: a supervisor started meanwhile has written its own.
+    const named = readLockPid(layout);
+    if (named === undefined || !isAlive(named)) rmSync(layout.lockFile, { force: true });
     rmSync(layout.stateFile, { force: true });
     rmSync(keeperFile(layout.runDir), { force: true });
   };

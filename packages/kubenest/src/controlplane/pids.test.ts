@@ -50,12 +50,13 @@ describe('signalling processes', () => {
   it('signalGroup ends a group leader and its children; signalProcess one process', async () => {
     const leader = spawn(process.execPath, ['-e', "console.log(require('node:child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' }).pid); setInterval(() => {}, 1000)"], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
     const child = Number(await new Promise<string>((resolve) => leader.stdout.once('data', (data: Buffer) => resolve(data.toString()))));
-    assert.ok(isAlive(child));
+    assert.ok(isOurProcess(child, process.execPath));
     const exited = new Promise((resolve) => leader.once('exit', resolve));
     signalGroup(leader.pid, 'SIGKILL');
     await exited;
-    for (let i = 0; i < 50 && isAlive(child); i++) await new Promise((resolve) => setTimeout(resolve, 100));
-    assert.equal(isAlive(child), false, 'the child of the group went with it');
+    // Until its new parent reaps it, the killed child is a zombie: alive to kill(0), with no command line.
+    for (let i = 0; i < 50 && isOurProcess(child, process.execPath); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(isOurProcess(child, process.execPath), false, 'the child of the group went with it');
 
     const one = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
     const oneExited = new Promise((resolve) => one.once('exit', (_code, signal) => resolve(signal)));

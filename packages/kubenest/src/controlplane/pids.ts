@@ -74,7 +74,8 @@ export async function reapRecorded(file: string): Promise<string[]> {
 
 /**
  * Sends `signal` to one process. Throws on anything but a positive integer, since 0 and negative
- * numbers name process groups. The one place that calls `process.kill` (eslint enforces it).
+ * numbers name process groups. This module is the only one that calls `process.kill` (eslint
+ * enforces it), each call behind that check.
  */
 export function signalProcess(pid: number, signal: NodeJS.Signals | 0): void {
   if (!isProcessId(pid)) throw new Error(`refusing to signal ${String(pid)}: not the pid of one process`);
@@ -83,13 +84,16 @@ export function signalProcess(pid: number, signal: NodeJS.Signals | 0): void {
 
 /**
  * Signals the process group `pid` leads (our components and plugins are started as group
- * leaders), or the process alone when it leads none. Quiet when it is gone or `pid` is no pid.
+ * leaders), or, unless `alone` is false, the process alone when it leads none. Pass false for a
+ * child already reaped: its pid may belong to another process by now. Quiet when it is gone or
+ * `pid` is no pid.
  */
-export function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+export function signalGroup(pid: number | undefined, signal: NodeJS.Signals, alone = true): void {
   if (pid === undefined || !isProcessId(pid)) return;
   try {
     process.kill(-pid, signal);
   } catch {
+    if (!alone) return;
     try {
       process.kill(pid, signal);
     } catch {

@@ -255,7 +255,6 @@ export function tiedToParent(command: string, args: string[]): [string, string[]
   return setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', command, ...args]] : [command, args];
 }
 
-
 function logTail(logFile: string, lines = 15): string {
   try {
     const tail = readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-lines);

@@ -284,7 +284,7 @@ export class PluginProcess {
     const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); });
     const stderrTail = (): string => (recentStderr.length ? `; its last stderr lines: ${recentStderr.map((l) => clip(l)).join(' | ')}` : '');
     const fail = async (message: string): Promise<never> => {
-      signalGroup(child.pid, 'SIGKILL');
+      signalGroup(child.pid, 'SIGKILL', child.exitCode === null && child.signalCode === null);
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
       throw new PluginStartError(`plugin "${o.name}" (${o.executable}) ${message}`);
     };
@@ -357,10 +357,10 @@ export class PluginProcess {
   /** Ends the process (SIGTERM; SIGKILL after `graceMs`; Go plugins ignore SIGINT) and removes its socket. */
   async stop(graceMs = 2000): Promise<void> {
     if (this.alive) {
-      signalGroup(this.child.pid, 'SIGTERM');
+      signalGroup(this.child.pid, 'SIGTERM', this.child.exitCode === null && this.child.signalCode === null);
       const done = await Promise.race([this.exited.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), graceMs))]);
       if (!done) {
-        signalGroup(this.child.pid, 'SIGKILL');
+        signalGroup(this.child.pid, 'SIGKILL', this.child.exitCode === null && this.child.signalCode === null);
         await this.exited;
       }
     }
@@ -378,7 +378,6 @@ export class PluginProcess {
 
 const encodeMutateRequest = (request: pluginv2.Mutate_Request): Uint8Array => pluginv2.Mutate_Request.encode(request).finish();
 const decodeMutateResponse = (bytes: Uint8Array): pluginv2.Mutate_Response => pluginv2.Mutate_Response.decode(bytes);
-
 
 /** A unary call as a promise, with a deadline when `timeoutMs` is given (the hook calls have their own path, ADR 31). */
 export function call<Req, Res>(
