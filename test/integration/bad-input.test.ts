@@ -51,7 +51,7 @@ describe('bad input gets a clear error, a non-zero exit, and nothing left runnin
     assert.equal(result.code, 1);
     assert.match(result.stderr, new RegExp(`--port ${busyPort} is in use on 127\\.0\\.0\\.1; pick another port`));
     assert.deepEqual(readPids(join(dataDir, 'run', 'pids.json')), []);
-    assert.equal(existsSync(join(dataDir, 'run', 'supervisor.pid')), false, 'the lock is released');
+    assert.equal(existsSync(join(dataDir, 'run', 'supervisor.pid')), false, 'the pid file of the lock\'s holder is gone with it');
   });
 
   it('a port out of range', async () => {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readPids } from '@kubenest/kubenest';
-import { cliSandbox, eventually, loopbackOnlyEnv, pidAlive, resolvedNames, run, type CliSandbox } from '@kubenest/testing';
+import { cliSandbox, eventually, loopbackOnlyEnv, pidAlive, readPidFile, resolvedNames, run, type CliSandbox } from '@kubenest/testing';
 
 describe('kubenest up (the main job)', () => {
   let sandbox: CliSandbox;
@@ -68,7 +68,7 @@ describe('kubenest up (the main job)', () => {
 
   it('delete and host down leave no process behind', async () => {
     const pidsOf = (runDir: string): number[] => [
-      Number(readFileSync(join(runDir, 'supervisor.pid'), 'utf8')), ...readPids(join(runDir, 'pids.json')).map((p) => p.pid),
+      readPidFile(join(runDir, 'supervisor.pid')) ?? assert.fail(`no supervisor.pid in ${runDir}`), ...readPids(join(runDir, 'pids.json')).map((p) => p.pid),
     ];
     const pids = [...pidsOf(join(hostDir, 'run')), ...pidsOf(join(vclustersDir, 'demo', 'run'))];
     assert.equal(pids.length, 10);

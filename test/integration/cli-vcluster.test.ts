@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readPids } from '@kubenest/kubenest';
-import { eventually, kubenest, pidAlive, run, startHostCluster, tempDir, testBinaries, type TestHostCluster } from '@kubenest/testing';
+import { eventually, kubenest, pidAlive, readPidFile, run, startHostCluster, tempDir, testBinaries, type TestHostCluster } from '@kubenest/testing';
 
 describe('kubenest create / list / connect / delete (CLI)', () => {
   const dir = tempDir('kn-vcli-');
@@ -77,7 +77,7 @@ describe('kubenest create / list / connect / delete (CLI)', () => {
 
   it('delete stops every process and removes what it made on the host', async () => {
     const runDir = join(dir.path, 'vclusters', 'demo', 'run');
-    const pids = [Number(readFileSync(join(runDir, 'supervisor.pid'), 'utf8')), ...readPids(join(runDir, 'pids.json')).map((p) => p.pid)];
+    const pids = [readPidFile(join(runDir, 'supervisor.pid')) ?? assert.fail('no supervisor.pid'), ...readPids(join(runDir, 'pids.json')).map((p) => p.pid)];
     assert.equal(pids.length, 4, 'supervisor, kine, apiserver, controller-manager');
     const deleted = await cli('delete', 'demo');
     assert.equal(deleted.code, 0, deleted.stderr);

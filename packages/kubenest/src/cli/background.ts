@@ -2,10 +2,10 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterLayout } from '../controlplane/control-plane.ts';
-import type { SupervisorMessage } from '../controlplane/keeper.ts';
+import { LockHeldError } from '../controlplane/daemon.ts';
+import { LOCK_HELD_EXIT, type SupervisorMessage } from '../controlplane/keeper.ts';
 import { entryPoint } from './bundle.ts';
 import { CliError, say } from './output.ts';
-
 
 /**
  * Starts `kubenest <args>` (a supervisor) detached under its keeper, which starts it again if it
@@ -63,6 +63,6 @@ export async function supervisedCommand<S>(
   } catch (error) {
     stamp(`failed: ${(error as Error).message}`);
     tell({ type: 'failed', message: (error as Error).message });
-    process.exit(1);
+    process.exit(error instanceof LockHeldError ? LOCK_HELD_EXIT : 1);
   }
 }

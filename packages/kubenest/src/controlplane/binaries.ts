@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, renameSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SOURCE_ROOT } from '../source-root.ts';
@@ -235,10 +235,16 @@ function runBuild(script: string, out: string, progress: (line: string) => void)
 export async function acquireBuildLock(lock: string, progress: (line: string) => void): Promise<() => void> {
   let announced = false;
   for (;;) {
-    const release = await tryLock(`build ${lock}`);
+    // Keyed by the entry's name under the cache root's secret: one lock however the root is spelled.
+    const release = await tryLock({ key: `build ${basename(lock)}`, secretDir: dirname(lock) });
     if (release) {
-      rmSync(lock, { recursive: true, force: true }); // left by a builder that was killed (a directory before ADR 32)
-      await writeFileAtomic(lock, String(process.pid));
+      try {
+        rmSync(lock, { recursive: true, force: true }); // left by a builder that was killed (a directory before ADR 32)
+        await writeFileAtomic(lock, String(process.pid));
+      } catch (error) {
+        release();
+        throw error;
+      }
       return () => {
         rmSync(lock, { force: true });
         release();

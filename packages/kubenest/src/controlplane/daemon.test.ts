@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { clusterLayout } from './control-plane.ts';
-import { acquireLock, daemonStatus, readLockPid } from './daemon.ts';
+import { acquireLock, daemonStatus, readLockPid, supervisorLock } from './daemon.ts';
+import { tryLock } from './lock.ts';
 import { isAlive, signalProcess } from './pids.ts';
 import type { KeeperState } from './keeper.ts';
 
@@ -41,22 +42,40 @@ function layoutWith(name: string, files: Files) {
   return layout;
 }
 
+/** daemonStatus while this process holds the data dir's lock, as the supervisor the files name would. */
+async function statusHeld(layout: ReturnType<typeof layoutWith>) {
+  const release = (await tryLock(supervisorLock(layout)))!;
+  try {
+    return daemonStatus(layout);
+  } finally {
+    release();
+  }
+}
+
 const running = (name: string, state: string) => ({ name, pid: 1, state, restarts: 0, logFile: '' });
 
 describe('daemonStatus', () => {
-  it('running, and degraded with the components that are not', () => {
+  it('running, and degraded with the components that are not', async () => {
     const self = process.pid;
-    assert.equal(daemonStatus(layoutWith('ok', { keeper: { pid: fakeKeeper.pid!, state: 'running' }, supervisor: self, state: { supervisorPid: self, components: [running('kine', 'running')] } })).phase, 'running');
-    const degraded = daemonStatus(layoutWith('deg', { supervisor: self, state: { supervisorPid: self, components: [running('kine', 'restarting')] } }));
+    assert.equal((await statusHeld(layoutWith('ok', { keeper: { pid: fakeKeeper.pid!, state: 'running' }, supervisor: self, state: { supervisorPid: self, components: [running('kine', 'running')] } }))).phase, 'running');
+    const degraded = await statusHeld(layoutWith('deg', { supervisor: self, state: { supervisorPid: self, components: [running('kine', 'restarting')] } }));
     assert.deepEqual([degraded.phase, degraded.detail], ['degraded', 'kine restarting']);
-    const noLease = daemonStatus(layoutWith('lease', { supervisor: self, state: { supervisorPid: self, leading: false, components: [] } }));
+    const noLease = await statusHeld(layoutWith('lease', { supervisor: self, state: { supervisorPid: self, leading: false, components: [] } }));
     assert.equal(noLease.phase, 'degraded');
     assert.match(noLease.detail ?? '', /Lease on the host is not held/);
   });
 
-  it('a state written by a supervisor that is gone is not taken for the live one\'s', () => {
-    const status = daemonStatus(layoutWith('stale', { supervisor: process.pid, state: { supervisorPid: dead, components: [] } }));
+  it('a state written by a supervisor that is gone is not taken for the live one\'s', async () => {
+    const status = await statusHeld(layoutWith('stale', { supervisor: process.pid, state: { supervisorPid: dead, components: [] } }));
     assert.equal(status.phase, 'starting');
+  });
+
+  it('a pid file naming a live process that holds no lock (its pid reused, after a reboot) is no supervisor', async () => {
+    const layout = layoutWith('reused', { supervisor: fakeKeeper.pid!, state: { supervisorPid: fakeKeeper.pid!, components: [] } });
+    assert.equal(daemonStatus(layout).phase, 'stopped');
+    const release = await acquireLock(layout);
+    assert.equal(readLockPid(layout), process.pid, 'a start goes ahead');
+    release();
   });
 
   it('recovering while the keeper brings the supervisor back, with the crash and the restart number', () => {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Binaries } from './binaries.ts';
 import { writeFileAtomic } from './files.ts';
@@ -6,7 +6,7 @@ import { ControlPlaneError } from './components.ts';
 import type { RunningControlPlane} from './control-plane.ts';
 import { clusterLayout, prepareDataDir, type ClusterLayout } from './control-plane.ts';
 import { HostCluster } from './host-cluster.ts';
-import { tryLock } from './lock.ts';
+import { isLockHeld, tryLock, type LockName } from './lock.ts';
 import { isKeeperProcess, keeperFile, readKeeperState, type Exit } from './keeper.ts';
 import { isAlive, isOurProcess, isProcessId, readPids, reapRecorded, signalProcess } from './pids.ts';
 import { pluginPidsFile } from '../plugins/files.ts';
@@ -34,10 +34,10 @@ export interface DaemonEvents {
  * and messages, and is written whole after the lock is taken.
  */
 export async function acquireLock(layout: ClusterLayout): Promise<() => void> {
-  const release = await tryLock(`supervisor ${realpathSync(layout.dataDir)}`);
+  const release = await tryLock(supervisorLock(layout));
   if (!release) {
     const holder = readLockPid(layout);
-    throw new ControlPlaneError(`a host cluster is already running from ${layout.dataDir} (${holder !== undefined && isAlive(holder) ? `supervisor pid ${holder}` : 'its supervisor is starting'}); ` +
+    throw new LockHeldError(`a host cluster is already running from ${layout.dataDir} (${holder !== undefined && isAlive(holder) ? `supervisor pid ${holder}` : 'its supervisor is starting'}); ` +
       `see \`kubenest host status --data-dir ${layout.dataDir}\` or stop it with \`kubenest host down --data-dir ${layout.dataDir}\``);
   }
   try {
@@ -51,6 +51,14 @@ export async function acquireLock(layout: ClusterLayout): Promise<() => void> {
     release();
   };
 }
+
+/** The data dir's supervisor lock: its secret is kept in the data dir itself. */
+export function supervisorLock(layout: ClusterLayout): LockName {
+  return { key: 'supervisor', secretDir: layout.dataDir };
+}
+
+/** Another process holds the lock: the supervisor that met it exits with LOCK_HELD_EXIT (keeper.ts), and its keeper touches nothing. */
+export class LockHeldError extends ControlPlaneError {}
 
 function lockPidOf(content: string): number | undefined {
   const text = content.trim();
@@ -190,7 +198,8 @@ export function daemonPid(layout: ClusterLayout): { keeper?: number | undefined;
   const supervisor = readLockPid(layout);
   return {
     keeper: keeper && isKeeperProcess(keeper.pid) ? keeper.pid : undefined,
-    supervisor: supervisor !== undefined && isAlive(supervisor) ? supervisor : undefined,
+    // The pid file alone could name a pid reused since (after a reboot, say): the lock says whether a supervisor runs.
+    supervisor: supervisor !== undefined && isAlive(supervisor) && isLockHeld(supervisorLock(layout)) ? supervisor : undefined,
   };
 }
 
@@ -260,9 +269,9 @@ export async function stopDaemon(dataDir: string, progress: (line: string) => vo
   const layout = clusterLayout(dataDir);
   const { keeper, supervisor } = daemonPid(layout);
   const cleanUp = (): void => {
-    // Only the stopped supervisor's: a supervisor started meanwhile has written its own.
-    const named = readLockPid(layout);
-    if (named === undefined || !isAlive(named)) rmSync(layout.lockFile, { force: true });
+    // Only what the stopped one left: a supervisor started meanwhile holds the lock and has its own.
+    if (isLockHeld(supervisorLock(layout))) return;
+    rmSync(layout.lockFile, { force: true });
     rmSync(layout.stateFile, { force: true });
     rmSync(keeperFile(layout.runDir), { force: true });
   };

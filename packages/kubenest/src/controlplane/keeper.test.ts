@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { RECOVERY, afterSupervisorExit, isKeeperProcess, keep, keeperFile, readKeeperState, type Exit } from './keeper.ts';
-import { isAlive, isProcessId, readPids, signalProcess } from './pids.ts';
+import { LOCK_HELD_EXIT, RECOVERY, afterSupervisorExit, isKeeperProcess, keep, keeperFile, readKeeperState, type Exit } from './keeper.ts';
+import { isAlive, isOurProcess, isProcessId, readPids, signalProcess } from './pids.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kn-keeper-'));
 const keepers: ReturnType<typeof keep>[] = [];
@@ -187,6 +187,23 @@ describe('isKeeperProcess', () => {
       assert.equal(isKeeperProcess(other.pid!), false);
     } finally {
       for (const child of [fromSources, fromBundle, other]) child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('keep, when another supervisor holds the data dir', () => {
+  it('a supervisor that exits with LOCK_HELD_EXIT before it is ready: the keeper ends, leaving what pids.json lists alone', async () => {
+    const runDir = runDirFor('lock-held');
+    // The running supervisor's component, as its pids.json lists it.
+    const theirs = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { detached: true, stdio: 'ignore' });
+    try {
+      writeFileSync(join(runDir, 'pids.json'), JSON.stringify([{ name: 'kine', pid: theirs.pid, command: process.execPath }]));
+      const keeper = track(keep({ runDir, command: process.execPath, args: ['-e', `process.exit(${LOCK_HELD_EXIT})`], log: () => {}, policy: { backoffMs: [50], stableMs: 60_000 } }));
+      assert.equal(await keeper.done, 1);
+      assert.ok(isOurProcess(theirs.pid!, process.execPath), 'the other supervisor\'s component still runs');
+      assert.equal(readPids(join(runDir, 'pids.json')).length, 1, 'its pids.json is kept');
+    } finally {
+      theirs.kill('SIGKILL');
     }
   });
 });

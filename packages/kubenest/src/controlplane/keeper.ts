@@ -3,6 +3,9 @@ import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { reapRecorded } from './pids.ts';
 
+/** The exit code of a supervisor that found the data dir's lock held by another (ADR 32). */
+export const LOCK_HELD_EXIT = 75;
+
 /**
  * The keeper: a small parent process per background supervisor (host or virtual cluster) that
  * starts the supervisor again when it dies of anything but a deliberate stop, with backoff, and
@@ -133,8 +136,8 @@ export function keep(options: { runDir: string; command: string; args: string[];
   let finish: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => { finish = resolve; });
 
-  const end = async (code: number, keepState: boolean): Promise<void> => {
-    const reaped = await reapRecorded(pidsFile);
+  const end = async (code: number, keepState: boolean, reap = true): Promise<void> => {
+    const reaped = reap ? await reapRecorded(pidsFile) : [];
     if (reaped.length > 0) log(`ended what the supervisor left running: ${reaped.join(', ')}`);
     if (!keepState) rmSync(keeperFile(runDir), { force: true });
     finish(code);
@@ -165,6 +168,12 @@ export function keep(options: { runDir: string; command: string; args: string[];
       if (exited) return;
       exited = true;
       if (child === supervisor) child = undefined;
+      if (!everReady && code === LOCK_HELD_EXIT) {
+        // Another supervisor runs this data dir: what pids.json lists is its, not ours to end.
+        log('another supervisor holds the data dir\'s lock; leaving it alone');
+        void end(1, false, false);
+        return;
+      }
       const exit: Exit = { code, signal, at: new Date().toISOString() };
       state.supervisorPid = undefined;
       const decision = afterSupervisorExit({ stopping, everReady, exit, crashesInARow: state.crashesInARow, readySince, now: Date.now(), lastFailure }, options.policy);
