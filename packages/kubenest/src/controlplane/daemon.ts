@@ -280,7 +280,9 @@ export async function stopDaemon(dataDir: string, progress: (line: string) => vo
     progress(`stopping the ${keeper !== undefined ? 'keeper and supervisor' : 'supervisor'} of ${layout.dataDir} (pid ${target})`);
     signalProcess(target, 'SIGTERM');
     // The keeper may be between two supervisors: the one to wait for is whichever holds the lock.
-    const running = (): number[] => [target, readLockPid(layout) ?? supervisor ?? 0].filter((pid) => pid > 0 && isAlive(pid));
+    // The pid file counts only while its lock is held: it may name a pid reused since.
+    const holder = (): number | undefined => (isLockHeld(supervisorLock(layout)) ? readLockPid(layout) : undefined);
+    const running = (): number[] => [target, holder() ?? supervisor ?? 0].filter((pid) => pid > 0 && isAlive(pid));
     const deadline = Date.now() + timeoutMs;
     while (running().length > 0 && Date.now() < deadline) await sleep(100);
     for (const pid of running()) {
