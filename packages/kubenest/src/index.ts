@@ -7,7 +7,7 @@ export { ControlPlaneError, apiserverArgs, controllerManagerArgs, firstServiceIp
 export { ensurePki } from './controlplane/pki.ts';
 export { freePort } from './controlplane/ports.ts';
 export type { HostClusterOptions } from './controlplane/host-cluster.ts';
-export { isAlive, isProcessId, readPids, signalProcess } from './controlplane/pids.ts';
+export { isAlive, readPidFile, readPids, signalProcess } from './controlplane/pids.ts';
 export { Supervisor, ComponentStartError } from './controlplane/supervisor.ts';
 export type { ComponentSpec, ComponentStatus } from './controlplane/supervisor.ts';
 export { VIRTUAL_CONTROLLERS, VirtualControlPlane } from './controlplane/virtual-control-plane.ts';

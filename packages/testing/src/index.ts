@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { isAlreadyExists, type RestClient } from '@kubenest/kube';
-import { HostCluster, isAlive, isProcessId, resolveBinaries, signalProcess, resolveGoTool, resolveGoTools, type Binaries } from '@kubenest/kubenest';
+import { HostCluster, isAlive, readPidFile, resolveBinaries, signalProcess, resolveGoTool, resolveGoTools, type Binaries } from '@kubenest/kubenest';
 
 export { FaultProxy } from './fault-proxy.ts';
 export { startSyncEnvironment } from './sync-environment.ts';
@@ -195,6 +195,9 @@ export function processesUsing(path: string): { pid: number; command: string }[]
 /** True while a process with this pid exists (the same check the supervisor uses). */
 export const pidAlive = isAlive;
 
+/** The pid in a pid file (supervisor.pid); undefined while it is missing, empty or holds no pid. */
+export { readPidFile };
+
 /**
  * Signals one process; throws on anything but a positive integer: `process.kill(0)` signals the
  * caller's whole process group (the test runner, and CI with it), and a pid read from a file that
@@ -202,17 +205,6 @@ export const pidAlive = isAlive;
  */
 export function killProcess(pid: number | undefined, signal: NodeJS.Signals = 'SIGKILL'): void {
   signalProcess(pid ?? NaN, signal);
-}
-
-/** The pid in a pid file (supervisor.pid); undefined while it is missing, empty or not a pid. */
-export function readPidFile(file: string): number | undefined {
-  try {
-    const text = readFileSync(file, 'utf8').trim();
-    const pid = /^\d+$/.test(text) ? Number(text) : NaN;
-    return isProcessId(pid) ? pid : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 export interface CliSandbox {

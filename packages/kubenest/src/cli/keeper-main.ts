@@ -14,8 +14,9 @@ if (!runDir || separator !== '--' || !command) {
 }
 const log = (line: string): void => { console.log(`${new Date().toISOString()} keeper: ${line}`); };
 // One keeper per data dir: a second (two starts at once) leaves the first's files and processes alone.
-if (!await tryLock({ key: 'keeper', secretDir: dirname(resolve(runDir)) })) {
-  const message = `another kubenest keeper runs the cluster of ${dirname(resolve(runDir))}; see its status, or stop it first`;
+const dataDir = dirname(resolve(runDir));
+if (!await tryLock({ key: 'keeper', secretDir: dataDir })) {
+  const message = `another kubenest keeper runs the cluster of ${dataDir}; see its status, or stop it first`;
   log(message);
   await new Promise<void>((resolveSent) => (process.send ? process.send({ type: 'failed', message }, () => resolveSent()) : resolveSent()));
   process.exit(LOCK_HELD_EXIT);

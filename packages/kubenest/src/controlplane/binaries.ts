@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SOURCE_ROOT } from '../source-root.ts';
 import { writeFileAtomic } from './files.ts';
 import { tryLock } from './lock.ts';
-import { isAlive } from './pids.ts';
+import { isAlive, readPidFile } from './pids.ts';
 
 export const BINARY_NAMES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kine', 'kwok'] as const;
 export type BinaryName = (typeof BINARY_NAMES)[number];
@@ -251,7 +251,7 @@ export async function acquireBuildLock(lock: string, progress: (line: string) =>
       };
     }
     if (!announced) {
-      const holder = Number(readFileSafe(lock)) || '?';
+      const holder = readPidFile(lock) ?? '?';
       progress(`another kubenest (pid ${holder}) is building the binaries; waiting for it`);
     }
     announced = true;
@@ -349,14 +349,6 @@ function isExecutable(path: string): boolean {
     return statSync(path).isFile() && (statSync(path).mode & 0o111) !== 0;
   } catch {
     return false;
-  }
-}
-
-function readFileSafe(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
   }
 }
 

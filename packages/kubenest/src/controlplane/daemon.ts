@@ -8,7 +8,7 @@ import { clusterLayout, prepareDataDir, type ClusterLayout } from './control-pla
 import { HostCluster } from './host-cluster.ts';
 import { isLockHeld, tryLock, type LockName } from './lock.ts';
 import { isKeeperProcess, keeperFile, readKeeperState, type Exit } from './keeper.ts';
-import { isAlive, isOurProcess, isProcessId, readPids, reapRecorded, signalProcess } from './pids.ts';
+import { isAlive, isOurProcess, readPidFile, readPids, reapRecorded, signalProcess } from './pids.ts';
 import { pluginPidsFile } from '../plugins/files.ts';
 import type { ComponentStatus } from './supervisor.ts';
 
@@ -60,19 +60,9 @@ export function supervisorLock(layout: ClusterLayout): LockName {
 /** Another process holds the lock: the supervisor that met it exits with LOCK_HELD_EXIT (keeper.ts), and its keeper touches nothing. */
 export class LockHeldError extends ControlPlaneError {}
 
-function lockPidOf(content: string): number | undefined {
-  const text = content.trim();
-  const pid = /^\d+$/.test(text) ? Number(text) : NaN;
-  return isProcessId(pid) ? pid : undefined;
-}
-
 /** The pid `run/supervisor.pid` names; undefined when there is none (or no pid in it). */
 export function readLockPid(layout: ClusterLayout): number | undefined {
-  try {
-    return lockPidOf(readFileSync(layout.lockFile, 'utf8'));
-  } catch {
-    return undefined;
-  }
+  return readPidFile(layout.lockFile);
 }
 
 /** The state a running supervisor wrote (host or virtual cluster), if any. */

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { LOCK_HELD_EXIT, RECOVERY, afterSupervisorExit, isKeeperProcess, keep, keeperFile, readKeeperState, type Exit } from './keeper.ts';
-import { isAlive, isOurProcess, isProcessId, readPids, signalProcess } from './pids.ts';
+import { isAlive, isOurProcess, readPidFile, readPids, signalProcess } from './pids.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kn-keeper-'));
 const keepers: ReturnType<typeof keep>[] = [];
@@ -87,11 +87,7 @@ function runDirFor(name: string): string {
 
 describe('keep', () => {
   const policy = { backoffMs: [50, 100, 200], stableMs: 60_000 };
-  const supervisorPid = (runDir: string): number => {
-    const pid = Number(readFileSync(join(runDir, 'supervisor.pid'), 'utf8'));
-    assert.ok(isProcessId(pid), `supervisor.pid in ${runDir} names a process`);
-    return pid;
-  };
+  const supervisorPid = (runDir: string): number => readPidFile(join(runDir, 'supervisor.pid')) ?? assert.fail(`supervisor.pid in ${runDir} names no process`);
 
   it('starts a killed supervisor again, ending what it left, and stops for good when asked', async () => {
     const runDir = runDirFor('restart');

@@ -48,6 +48,17 @@ export function isProcessId(pid: number): boolean {
   return Number.isInteger(pid) && pid > 0;
 }
 
+/** The pid a pid file holds; undefined while it is missing, empty (being written) or holds no pid. */
+export function readPidFile(file: string): number | undefined {
+  try {
+    const text = readFileSync(file, 'utf8').trim();
+    const pid = /^\d+$/.test(text) ? Number(text) : NaN;
+    return isProcessId(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function isAlive(pid: number): boolean {
   if (!isProcessId(pid)) return false;
   try {
